@@ -1,0 +1,111 @@
+package easel
+
+import (
+	"context"
+	"time"
+)
+
+// Catalog is the metadata port: image records, API keys, idempotency records, quota
+// counters and settings. Every method that takes a userID acts only on that user's
+// items: another user's item is ENotFound, never EForbidden. Implementations are safe
+// for concurrent use and across processes sharing the same backend.
+type Catalog interface {
+	ImageCatalog
+	KeyCatalog
+	IdempotencyCatalog
+	QuotaCatalog
+	// Setting returns the value stored under name, storing value first if there is
+	// none (first writer wins, across processes). Used for shared secrets.
+	Setting(ctx context.Context, name string, value []byte) ([]byte, error)
+	// Ping checks that the catalog is reachable (for /readyz).
+	Ping(ctx context.Context) error
+}
+
+// ImageCatalog keeps image records.
+type ImageCatalog interface {
+	// CreateImage stores a new record. EConflict if the id exists.
+	CreateImage(ctx context.Context, img *Image) error
+	// MarkReady sets a pending record's status to ready. ENotFound if the record is
+	// gone (swept or deleted), in which case the caller must not answer with it.
+	MarkReady(ctx context.Context, userID, id string) error
+	// SetThumbKey records the thumbnail of a ready image. ENotFound if it is gone.
+	SetThumbKey(ctx context.Context, userID, id, thumbKey string) error
+	// GetImage returns the user's ready image. ENotFound otherwise.
+	GetImage(ctx context.Context, userID, id string) (*Image, error)
+	// LookupImage returns the record with that id whatever its owner and status, for
+	// the sweeper and the local image server. ENotFound if none.
+	LookupImage(ctx context.Context, id string) (*Image, error)
+	// ListImages returns a page of the user's ready images, newest first (CreatedAt
+	// descending, then ID descending), and the cursor of the next page, nil at the end.
+	ListImages(ctx context.Context, userID string, opt ListOptions) ([]*Image, *PageCursor, error)
+	// DeleteImage deletes the user's record and returns it. ENotFound if none.
+	DeleteImage(ctx context.Context, userID, id string) (*Image, error)
+	// ListPending returns up to limit pending records created before the given time.
+	ListPending(ctx context.Context, before time.Time, limit int) ([]*Image, error)
+	// DeletePending deletes a record only while it is still pending. ENotFound if it
+	// is gone or ready.
+	DeletePending(ctx context.Context, id string) error
+}
+
+// APIKey is a stored API key. The secret itself is never stored: only its hash.
+type APIKey struct {
+	ID        string     `json:"id"` // public, short, shown in listings
+	UserID    string     `json:"user_id"`
+	Hash      []byte     `json:"-"` // SHA-256 of the whole key string
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// KeyCatalog keeps API keys.
+type KeyCatalog interface {
+	// CreateKey stores a key. EConflict if its id or hash exists.
+	CreateKey(ctx context.Context, k *APIKey) error
+	// KeyByHash returns the key with that hash, revoked or not. ENotFound if none.
+	KeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+	// ListKeys returns all keys, oldest first.
+	ListKeys(ctx context.Context) ([]*APIKey, error)
+	// RevokeKey marks a key revoked. ENotFound if there is no such key.
+	RevokeKey(ctx context.Context, id string, at time.Time) error
+}
+
+// IdempotencyState is the stage of an idempotent request.
+type IdempotencyState string
+
+const (
+	IdempotencyRunning IdempotencyState = "running"
+	IdempotencyDone    IdempotencyState = "done"
+)
+
+// IdempotencyRecord remembers a request made with an Idempotency-Key and, once done,
+// its answer.
+type IdempotencyRecord struct {
+	UserID      string
+	Key         string // the caller's Idempotency-Key
+	RequestHash string // hex SHA-256 of the canonical request
+	State       IdempotencyState
+	StatusCode  int    // set when done
+	Response    []byte // the answer's JSON body, set when done
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// IdempotencyCatalog keeps idempotency records. Records past ExpiresAt are treated as
+// absent by every method (backends may delete them lazily).
+type IdempotencyCatalog interface {
+	// BeginIdempotent stores rec (State running) unless a live record exists for the
+	// same user and key, in which case it returns that record and EConflict.
+	BeginIdempotent(ctx context.Context, rec *IdempotencyRecord) (*IdempotencyRecord, error)
+	// FinishIdempotent stores the answer of a running record (State done).
+	FinishIdempotent(ctx context.Context, rec *IdempotencyRecord) error
+	// AbortIdempotent deletes a running record, so that the request can be retried.
+	AbortIdempotent(ctx context.Context, userID, key string) error
+}
+
+// QuotaCatalog keeps per-user usage counters.
+type QuotaCatalog interface {
+	// AddUsage adds n (which may be negative, to refund) to the user's counter for
+	// period (such as "2026-11-27") and returns the new total. With limit > 0 and n > 0
+	// it adds nothing and returns EQuotaExceeded when the total would pass limit.
+	// Counters may expire some time after their period ends.
+	AddUsage(ctx context.Context, userID, period string, n, limit int) (int, error)
+}
