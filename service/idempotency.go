@@ -1,0 +1,99 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/easelhq/easel"
+)
+
+// storedError is how a final error is kept in an idempotency record.
+type storedError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Param   string `json:"param,omitempty"`
+}
+
+// beginIdempotent claims the key for this request. replay is true when an earlier
+// answer (result or error) is returned instead.
+func (s *Service) beginIdempotent(ctx context.Context, p *Principal, key, reqHash string) (*GenerateResult, bool, error) {
+	now := s.now().UTC()
+	rec := &easel.IdempotencyRecord{
+		UserID:      p.UserID,
+		Key:         key,
+		RequestHash: reqHash,
+		State:       easel.IdempotencyRunning,
+		CreatedAt:   now,
+		ExpiresAt:   now.Add(s.limits.IdempotencyTTL),
+	}
+	prev, err := s.catalog.BeginIdempotent(ctx, rec)
+	if err == nil {
+		return nil, false, nil
+	}
+	if !easel.IsCode(err, easel.EConflict) || prev == nil {
+		return nil, true, err
+	}
+	if prev.RequestHash != reqHash {
+		return nil, true, &easel.Error{
+			Code:    easel.EIdempotencyMismatch,
+			Param:   "Idempotency-Key",
+			Message: "This Idempotency-Key was used with a different request.",
+		}
+	}
+	if prev.State != easel.IdempotencyDone {
+		return nil, true, &easel.Error{
+			Code:       easel.EConflict,
+			Message:    "A request with this Idempotency-Key is still in progress.",
+			RetryAfter: time.Second,
+		}
+	}
+	if prev.StatusCode != http.StatusCreated {
+		var e storedError
+		if err := json.Unmarshal(prev.Response, &e); err != nil {
+			return nil, true, err
+		}
+		return nil, true, &easel.Error{Code: e.Code, Message: e.Message, Param: e.Param}
+	}
+	var res GenerateResult
+	if err := json.Unmarshal(prev.Response, &res); err != nil {
+		return nil, true, err
+	}
+	res.Replayed = true
+	return &res, true, nil
+}
+
+// finishIdempotent stores the answer of a request that claimed a key. Results and
+// final errors (the same request would fail the same way: bad input, content policy)
+// are kept; for errors worth retrying (limits, timeouts, outages) the key is released.
+func (s *Service) finishIdempotent(p *Principal, key, reqHash string, res *GenerateResult, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rec := &easel.IdempotencyRecord{UserID: p.UserID, Key: key, RequestHash: reqHash, State: easel.IdempotencyDone}
+	var body []byte
+	switch code := easel.ErrorCode(err); {
+	case err == nil:
+		rec.StatusCode = http.StatusCreated
+		body, _ = json.Marshal(res)
+	case code == easel.EContentPolicy || code == easel.EInvalid:
+		var e *easel.Error
+		if errors.As(err, &e) {
+			rec.StatusCode = http.StatusUnprocessableEntity
+			body, _ = json.Marshal(storedError{Code: e.Code, Message: e.Message, Param: e.Param})
+		}
+	}
+	if body == nil {
+		if aerr := s.catalog.AbortIdempotent(ctx, p.UserID, key); aerr != nil {
+			s.log.Warn("release idempotency key", "user", p.UserID, "err", aerr)
+		}
+		return
+	}
+	rec.Response = body
+	now := s.now().UTC()
+	rec.CreatedAt, rec.ExpiresAt = now, now.Add(s.limits.IdempotencyTTL)
+	if ferr := s.catalog.FinishIdempotent(ctx, rec); ferr != nil {
+		s.log.Warn("store idempotent answer", "user", p.UserID, "err", ferr)
+	}
+}

@@ -1,0 +1,221 @@
+// Package service is Easel's request path between the HTTP layer and the ports:
+// authentication, limits, idempotency, generation, storage in a crash-safe order,
+// thumbnails and the sweeper. It knows the ports (easel.Model, easel.BlobStore,
+// easel.Catalog), never an adapter.
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/easelhq/easel"
+)
+
+// Limits holds every bound the service enforces. Zero means unlimited where noted.
+type Limits struct {
+	// UserRate is generation requests per minute per user (token bucket); 0: unlimited.
+	UserRate float64
+	// UserBurst is the bucket size; 0 means max(1, UserRate/6).
+	UserBurst int
+	// UserConcurrency bounds a user's generations in progress; 0: unlimited.
+	UserConcurrency int
+	// MaxInflight bounds the instance's generations in progress; beyond it requests are
+	// shed with 503 before any work; 0: unlimited.
+	MaxInflight int
+	// DailyQuota bounds images per user per UTC day; 0: unlimited.
+	DailyQuota int
+	// GenerateTimeout bounds one model call (all its retries included).
+	GenerateTimeout time.Duration
+	// IdempotencyTTL is how long an Idempotency-Key is remembered.
+	IdempotencyTTL time.Duration
+}
+
+// DefaultLimits are the limits of a fresh install.
+func DefaultLimits() Limits {
+	return Limits{
+		UserRate:        60,
+		UserBurst:       10,
+		UserConcurrency: 2,
+		MaxInflight:     64,
+		GenerateTimeout: 5 * time.Minute,
+		IdempotencyTTL:  24 * time.Hour,
+	}
+}
+
+// Config configures a Service.
+type Config struct {
+	Models  []easel.Model // the first is the default
+	Catalog easel.Catalog
+	Blobs   easel.BlobStore
+	Limits  Limits
+	// Thumbnails turns thumbnail making on.
+	Thumbnails bool
+	// ThumbnailWorkers and ThumbnailQueue size the background pool (defaults 1 and 32).
+	ThumbnailWorkers int
+	ThumbnailQueue   int
+	// SweepAfter is the age past which pending records and unrecorded objects are
+	// removed (default 15 minutes). It must exceed the longest generation.
+	SweepAfter time.Duration
+	// Observer receives metrics events; nil: none.
+	Observer Observer
+	Logger   *slog.Logger
+	// Now returns the current time (tests); nil: time.Now.
+	Now func() time.Time
+}
+
+// Observer is told what happens, for metrics.
+type Observer interface {
+	// Generated records a successful generation.
+	Generated(model string, took time.Duration, images int, bytes int64)
+	// GenerateFailed records a failed generation with its error code.
+	GenerateFailed(model, code string, took time.Duration)
+	// Rejected records a request refused by a limit ("rate", "concurrency",
+	// "inflight", "quota").
+	Rejected(reason string)
+}
+
+// Service is Easel's request path. It is safe for concurrent use.
+type Service struct {
+	models   map[string]easel.Model
+	order    []string
+	catalog  easel.Catalog
+	blobs    easel.BlobStore
+	limits   Limits
+	obs      Observer
+	log      *slog.Logger
+	now      func() time.Time
+	sweepAge time.Duration
+
+	users    *userLimiter
+	inflight chan struct{}
+	keys     *keyCache
+	thumbs   *thumbPool
+
+	cursorMu  sync.Mutex
+	cursorKey []byte // signs page cursors; shared by all instances through the catalog
+}
+
+// New returns a Service. It starts the thumbnail workers; Close stops them.
+func New(cfg Config) (*Service, error) {
+	if len(cfg.Models) == 0 {
+		return nil, fmt.Errorf("service: no model configured")
+	}
+	if cfg.Catalog == nil || cfg.Blobs == nil {
+		return nil, fmt.Errorf("service: catalog and blob store are required")
+	}
+	s := &Service{
+		models:   make(map[string]easel.Model, len(cfg.Models)),
+		catalog:  cfg.Catalog,
+		blobs:    cfg.Blobs,
+		limits:   cfg.Limits,
+		obs:      cfg.Observer,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		sweepAge: cfg.SweepAfter,
+		keys:     newKeyCache(30*time.Second, 10000),
+	}
+	if s.obs == nil {
+		s.obs = nopObserver{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.sweepAge <= 0 {
+		s.sweepAge = 15 * time.Minute
+	}
+	if s.limits.IdempotencyTTL <= 0 {
+		s.limits.IdempotencyTTL = 24 * time.Hour
+	}
+	if s.limits.GenerateTimeout <= 0 {
+		s.limits.GenerateTimeout = 5 * time.Minute
+	}
+	for _, m := range cfg.Models {
+		id := m.Spec().ID
+		if _, dup := s.models[id]; dup {
+			return nil, fmt.Errorf("service: model %q configured twice", id)
+		}
+		s.models[id] = m
+		s.order = append(s.order, id)
+	}
+	if s.limits.MaxInflight > 0 {
+		s.inflight = make(chan struct{}, s.limits.MaxInflight)
+	}
+	s.users = newUserLimiter(s.limits, s.now)
+	if cfg.Thumbnails {
+		s.thumbs = newThumbPool(s, max(cfg.ThumbnailWorkers, 1), cmpOr(cfg.ThumbnailQueue, 32))
+	}
+	return s, nil
+}
+
+func cmpOr(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// Close stops the background work, waiting for queued thumbnails until ctx ends.
+func (s *Service) Close(ctx context.Context) {
+	if s.thumbs != nil {
+		s.thumbs.close(ctx)
+	}
+}
+
+// Models returns the specs of the configured models, the default first.
+func (s *Service) Models() []easel.ModelSpec {
+	out := make([]easel.ModelSpec, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, s.models[id].Spec())
+	}
+	return out
+}
+
+// DefaultModel returns the id of the default model.
+func (s *Service) DefaultModel() string { return s.order[0] }
+
+func (s *Service) model(id string) (easel.Model, error) {
+	if id == "" {
+		id = s.order[0]
+	}
+	if m, ok := s.models[id]; ok {
+		return m, nil
+	}
+	return nil, easel.ParamErrorf("model", "Unknown model %q; available: %v.", id, slices.Clone(s.order))
+}
+
+// Ready checks that the catalog and the blob store answer.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.catalog.Ping(ctx); err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	if err := s.blobs.Ping(ctx); err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	return nil
+}
+
+// ImageURLs returns the URLs of an image and of its thumbnail ("" when none).
+func (s *Service) ImageURLs(ctx context.Context, img *easel.Image) (url, thumb string, err error) {
+	if url, err = s.blobs.URL(ctx, img.Key); err != nil {
+		return "", "", err
+	}
+	if img.ThumbKey != "" {
+		if thumb, err = s.blobs.URL(ctx, img.ThumbKey); err != nil {
+			return "", "", err
+		}
+	}
+	return url, thumb, nil
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Generated(string, time.Duration, int, int64)   {}
+func (nopObserver) GenerateFailed(string, string, time.Duration) {}
+func (nopObserver) Rejected(string)                              {}

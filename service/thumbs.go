@@ -1,0 +1,78 @@
+package service
+
+import (
+	"context"
+	"sync"
+
+	"github.com/easelhq/easel"
+	"github.com/easelhq/easel/thumbnail"
+)
+
+// thumbPool makes thumbnails off the request path: a bounded queue and a few workers.
+// When the queue is full the thumbnail is skipped (the page falls back to the image),
+// so a burst never holds unbounded memory.
+type thumbPool struct {
+	s    *Service
+	jobs chan thumbJob
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+type thumbJob struct {
+	img  *easel.Image
+	data []byte
+}
+
+func newThumbPool(s *Service, workers, queue int) *thumbPool {
+	p := &thumbPool{s: s, jobs: make(chan thumbJob, queue)}
+	for range workers {
+		p.wg.Go(p.work)
+	}
+	return p
+}
+
+func (p *thumbPool) enqueue(img *easel.Image, data []byte) {
+	select {
+	case p.jobs <- thumbJob{img: img, data: data}:
+	default:
+		p.s.log.Info("thumbnail queue full; skipped", "id", img.ID)
+	}
+}
+
+func (p *thumbPool) work() {
+	for j := range p.jobs {
+		p.make(j)
+	}
+}
+
+func (p *thumbPool) make(j thumbJob) {
+	ctx := context.Background()
+	out, err := thumbnail.Make(j.data)
+	if err != nil {
+		p.s.log.Warn("make thumbnail", "id", j.img.ID, "err", err)
+		return
+	}
+	key := easel.ThumbKey(j.img.ID, thumbnail.ContentType)
+	if err := p.s.blobs.Put(ctx, key, out, thumbnail.ContentType); err != nil {
+		p.s.log.Warn("store thumbnail", "id", j.img.ID, "err", err)
+		return
+	}
+	if err := p.s.catalog.SetThumbKey(ctx, j.img.UserID, j.img.ID, key); err != nil {
+		// Deleted meanwhile: do not leave the thumbnail behind.
+		_ = p.s.blobs.Delete(ctx, key)
+		if !easel.IsCode(err, easel.ENotFound) {
+			p.s.log.Warn("record thumbnail", "id", j.img.ID, "err", err)
+		}
+	}
+}
+
+// close stops accepting jobs and waits for the queued ones until ctx ends.
+func (p *thumbPool) close(ctx context.Context) {
+	p.once.Do(func() { close(p.jobs) })
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
