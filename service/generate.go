@@ -29,8 +29,6 @@ type GenerateResult struct {
 	// Replayed is true when the answer comes from an earlier request with the same
 	// Idempotency-Key.
 	Replayed bool `json:"-"`
-	// Rate is the caller's request budget after this request.
-	Rate RateStatus `json:"-"`
 }
 
 // Generate validates req, applies the caller's limits, calls the model and stores the
@@ -51,8 +49,7 @@ func (s *Service) Generate(ctx context.Context, p *Principal, req *easel.Generat
 		return nil, easel.ParamErrorf("Idempotency-Key", "The Idempotency-Key header is at most 255 characters.")
 	}
 	reqHash := requestHash(req)
-	rs, err := s.users.allow(p.UserID)
-	if err != nil {
+	if err := s.users.allow(p.UserID); err != nil {
 		s.obs.Rejected("rate")
 		return nil, err
 	}
@@ -66,18 +63,12 @@ func (s *Service) Generate(ctx context.Context, p *Principal, req *easel.Generat
 	if idempotencyKey != "" {
 		res, replay, err := s.beginIdempotent(ctx, p, idempotencyKey, reqHash)
 		if err != nil || replay {
-			if res != nil {
-				res.Rate = rs
-			}
 			return res, err
 		}
 	}
 	res, err := s.generate(ctx, p, m, spec, req)
 	if idempotencyKey != "" {
 		s.finishIdempotent(p, idempotencyKey, reqHash, res, err)
-	}
-	if res != nil {
-		res.Rate = rs
 	}
 	return res, err
 }

@@ -47,9 +47,9 @@ func (u *userLimiter) burst() int {
 }
 
 // allow takes one token from the user's bucket, or returns ERateLimited with the wait.
-func (u *userLimiter) allow(user string) (RateStatus, error) {
+func (u *userLimiter) allow(user string) error {
 	if u.limits.UserRate <= 0 {
-		return RateStatus{}, nil
+		return nil
 	}
 	now := u.now()
 	u.mu.Lock()
@@ -64,17 +64,27 @@ func (u *userLimiter) allow(user string) (RateStatus, error) {
 	r := b.lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		st := u.status(b.lim, now)
-		return st, &easel.Error{
+		return &easel.Error{
 			Code:       easel.ERateLimited,
 			Message:    "Too many requests: try again in " + seconds(d) + ".",
 			RetryAfter: d,
 		}
 	}
-	return u.status(b.lim, now), nil
+	return nil
 }
 
-func (u *userLimiter) status(lim *rate.Limiter, now time.Time) RateStatus {
+// status returns the user's budget now, without taking from it.
+func (u *userLimiter) status(user string) RateStatus {
+	if u.limits.UserRate <= 0 {
+		return RateStatus{}
+	}
+	now := u.now()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	lim := rate.NewLimiter(rate.Limit(u.limits.UserRate/60), u.burst())
+	if b := u.buckets[user]; b != nil {
+		lim = b.lim
+	}
 	tokens := lim.TokensAt(now)
 	burst := lim.Burst()
 	missing := float64(burst) - tokens
@@ -119,6 +129,10 @@ func (u *userLimiter) begin(user string) (func(), error) {
 		}
 	}, nil
 }
+
+// RateStatus returns the user's request budget, for RateLimit-* headers. Limit is 0
+// when requests are not rate limited.
+func (s *Service) RateStatus(user string) RateStatus { return s.users.status(user) }
 
 // AcquireInflight reserves one of the instance's generation slots without waiting.
 // It returns EOverloaded when none is free; callers do this before reading the body,

@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/easelhq/easel"
+)
+
+// decodeJSON reads one JSON object from the body into v, strictly: the body is bounded
+// by the server's MaxBodyBytes (413 beyond it), unknown fields and trailing data are
+// errors, and type errors name the field.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return easel.Errorf(easel.EUnsupportedMedia, "Send the request body as application/json.")
+		}
+	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return tooLarge(s.cfg.MaxBodyBytes)
+	}
+	return decodeStrict(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), v, s.cfg.MaxBodyBytes)
+}
+
+// decodeStrict decodes exactly one JSON value from r into v.
+func decodeStrict(r io.Reader, v any, limit int64) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err, limit)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(limit)
+		}
+		return easel.Errorf(easel.EInvalid, "The request body must hold a single JSON object.")
+	}
+	return nil
+}
+
+func tooLarge(limit int64) error {
+	return easel.Errorf(easel.EPayloadTooLarge, "The request body is larger than %d bytes.", limit)
+}
+
+// DecodeGenerateRequest decodes a generation request strictly from JSON bytes. It is
+// what the handler uses (through decodeJSON) and what the fuzz target exercises.
+func DecodeGenerateRequest(data []byte) (*easel.GenerateRequest, error) {
+	var req easel.GenerateRequest
+	if err := decodeStrict(bytes.NewReader(data), &req, int64(len(data))); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+func decodeError(err error, limit int64) error {
+	var (
+		mbe *http.MaxBytesError
+		ute *json.UnmarshalTypeError
+		se  *json.SyntaxError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge(limit)
+	case errors.As(err, &ute):
+		field := ute.Field
+		if field == "" {
+			return easel.Errorf(easel.EInvalid, "The request body must be a JSON object.")
+		}
+		return easel.ParamErrorf(field, "%s must be %s, not %s.", field, describe(ute.Type.String()), ute.Value)
+	case errors.As(err, &se):
+		return easel.Errorf(easel.EInvalid, "The request body is not valid JSON (at byte %d).", se.Offset)
+	case errors.Is(err, io.EOF):
+		return easel.Errorf(easel.EInvalid, "The request body is empty; send a JSON object.")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return easel.Errorf(easel.EInvalid, "The request body is truncated JSON.")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return easel.ParamErrorf(name, "Unknown field %q.", name)
+	}
+	return easel.WrapError(easel.EInvalid, err, "The request body could not be read as JSON.")
+}
+
+func describe(goType string) string {
+	switch strings.TrimPrefix(goType, "*") {
+	case "string":
+		return "a string"
+	case "int", "int64", "uint64":
+		return "a whole number"
+	case "float64":
+		return "a number"
+	case "bool":
+		return "true or false"
+	}
+	return fmt.Sprintf("of type %s", goType)
+}

@@ -1,0 +1,79 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/easelhq/easel"
+)
+
+// statusOf is the one table from error codes to HTTP statuses.
+var statusOf = map[string]int{
+	easel.EInvalid:             http.StatusBadRequest,
+	easel.EUnauthorized:        http.StatusUnauthorized,
+	easel.EForbidden:           http.StatusForbidden,
+	easel.ENotFound:            http.StatusNotFound,
+	easel.EConflict:            http.StatusConflict,
+	easel.EPayloadTooLarge:     http.StatusRequestEntityTooLarge,
+	easel.EUnsupportedMedia:    http.StatusUnsupportedMediaType,
+	easel.EIdempotencyMismatch: http.StatusUnprocessableEntity,
+	easel.EContentPolicy:       http.StatusUnprocessableEntity,
+	easel.ERateLimited:         http.StatusTooManyRequests,
+	easel.EQuotaExceeded:       http.StatusTooManyRequests,
+	easel.EInternal:            http.StatusInternalServerError,
+	easel.EModelError:          http.StatusBadGateway,
+	easel.EOverloaded:          http.StatusServiceUnavailable,
+	easel.EModelUnavailable:    http.StatusServiceUnavailable,
+	easel.EModelTimeout:        http.StatusGatewayTimeout,
+}
+
+// StatusOf returns the HTTP status of an error code (500 for unknown codes).
+func StatusOf(code string) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error errorJSON `json:"error"`
+}
+
+type errorJSON struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Param   string `json:"param,omitempty"`
+}
+
+// writeError answers with the JSON error body of err. Internal causes are logged by
+// the caller's middleware (through the recorded error), never sent.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := easel.ErrorCode(err)
+	body := errorBody{Error: errorJSON{Code: code, Message: easel.ErrorMessage(err)}}
+	var e *easel.Error
+	if errors.As(err, &e) {
+		body.Error.Param = e.Param
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+		}
+	}
+	if rec := recorderOf(r); rec != nil {
+		rec.err = err
+	}
+	writeJSON(w, StatusOf(code), body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"internal","message":"An internal error occurred."}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

@@ -1,0 +1,171 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/easelhq/easel"
+	"github.com/easelhq/easel/service"
+)
+
+// imageJSON is an image as the API shows it.
+type imageJSON struct {
+	ID             string    `json:"id"`
+	URL            string    `json:"url"`
+	ThumbnailURL   *string   `json:"thumbnail_url"`
+	Width          int       `json:"width"`
+	Height         int       `json:"height"`
+	Seed           uint64    `json:"seed"`
+	Model          string    `json:"model"`
+	Prompt         string    `json:"prompt"`
+	NegativePrompt string    `json:"negative_prompt"`
+	AspectRatio    string    `json:"aspect_ratio,omitempty"`
+	CFGScale       *float64  `json:"cfg_scale,omitempty"`
+	Style          string    `json:"style,omitempty"`
+	Quality        string    `json:"quality,omitempty"`
+	ContentType    string    `json:"content_type"`
+	Bytes          int64     `json:"bytes"`
+	SHA256         string    `json:"sha256"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+func (s *Server) imageJSON(ctx context.Context, img *easel.Image) (*imageJSON, error) {
+	imgURL, thumb, err := s.cfg.Service.ImageURLs(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	out := &imageJSON{
+		ID: img.ID, URL: imgURL, Width: img.Width, Height: img.Height, Seed: img.Seed,
+		Model: img.Model, Prompt: img.Prompt, NegativePrompt: img.NegativePrompt,
+		AspectRatio: img.AspectRatio, CFGScale: img.CFGScale, Style: img.Style, Quality: img.Quality,
+		ContentType: img.ContentType, Bytes: img.Bytes, SHA256: img.SHA256, CreatedAt: img.CreatedAt,
+	}
+	if thumb != "" {
+		out.ThumbnailURL = &thumb
+	}
+	return out, nil
+}
+
+func (s *Server) imagesJSON(ctx context.Context, imgs []*easel.Image) ([]*imageJSON, error) {
+	out := make([]*imageJSON, 0, len(imgs))
+	for _, img := range imgs {
+		j, err := s.imageJSON(ctx, img)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	writeJSON(w, http.StatusOK, map[string]string{"user": p.UserID, "key_id": p.KeyID})
+}
+
+func (s *Server) models(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"default": s.cfg.Service.DefaultModel(),
+		"models":  s.cfg.Service.Models(),
+	})
+}
+
+func (s *Server) createImages(w http.ResponseWriter, r *http.Request) {
+	var req easel.GenerateRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !s.cfg.Production {
+		s.cfg.Logger.Debug("generate", "user", principalOf(r).UserID, "model", req.Model, "prompt", req.Prompt)
+	}
+	res, err := s.cfg.Service.Generate(r.Context(), principalOf(r), &req, r.Header.Get("Idempotency-Key"))
+	setRateHeaders(w, s.cfg.Service.RateStatus(principalOf(r).UserID))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	imgs, err := s.imagesJSON(r.Context(), res.Images)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	body := map[string]any{"images": imgs}
+	if res.Filtered > 0 {
+		body["filtered"] = res.Filtered
+	}
+	writeJSON(w, http.StatusCreated, body)
+}
+
+func setRateHeaders(w http.ResponseWriter, st service.RateStatus) {
+	if st.Limit == 0 {
+		return
+	}
+	h := w.Header()
+	h.Set("RateLimit-Limit", strconv.Itoa(st.Limit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(st.Remaining))
+	h.Set("RateLimit-Reset", strconv.Itoa(int(st.Reset.Seconds()+0.999)))
+}
+
+func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		s.writeError(w, r, easel.Errorf(easel.EInvalid, "The query string is malformed."))
+		return
+	}
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			s.writeError(w, r, easel.ParamErrorf("limit", "limit must be a whole number."))
+			return
+		}
+		if n == 0 {
+			n = -1 // explicit 0 is out of range, not "default"
+		}
+		limit = n
+	}
+	page, err := s.cfg.Service.ListImages(r.Context(), principalOf(r), limit, q.Get("cursor"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	imgs, err := s.imagesJSON(r.Context(), page.Images)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var next *string
+	if page.Next != "" {
+		next = &page.Next
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"images": imgs, "next_cursor": next})
+}
+
+func (s *Server) getImage(w http.ResponseWriter, r *http.Request) {
+	img, err := s.cfg.Service.GetImage(r.Context(), principalOf(r), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	j, err := s.imageJSON(r.Context(), img)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, j)
+}
+
+func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Service.DeleteImage(r.Context(), principalOf(r), r.PathValue("id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
