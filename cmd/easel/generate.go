@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// generate is the command-line client: it asks a running server for images, shows
+// the elapsed time while it waits, saves the files and prints their paths and URLs.
+func generate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		server, key, model, size, out, negative, aspect string
+		n                                               int
+		seed                                            int64
+		timeout                                         time.Duration
+	)
+	f := newFlags("generate", stderr)
+	f.String(&server, "server", "EASEL_SERVER", "http://127.0.0.1:8080", "Easel server URL")
+	f.String(&key, "key", "EASEL_KEY", "", "API key")
+	f.StringVar(&model, "model", "", "model id (default: the server's default)")
+	f.StringVar(&size, "size", "", "image size WIDTHxHEIGHT, e.g. 1024x768")
+	f.StringVar(&aspect, "aspect", "", "aspect ratio, e.g. 16:9 (for models that take ratios)")
+	f.StringVar(&negative, "negative", "", "negative prompt")
+	f.IntVar(&n, "n", 0, "number of images")
+	f.Int64Var(&seed, "seed", -1, "seed (default: random)")
+	f.StringVar(&out, "out", ".", "folder to save the images in")
+	f.DurationVar(&timeout, "timeout", 6*time.Minute, "how long to wait for the server")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	prompt := strings.Join(f.Args(), " ")
+	if prompt == "" {
+		return usageError{errors.New(`generate: give a prompt, e.g. easel generate "a lighthouse at dusk"`)}
+	}
+	if key == "" {
+		return usageError{errors.New("generate: an API key is required (--key or $EASEL_KEY)")}
+	}
+	body := map[string]any{"prompt": prompt}
+	if model != "" {
+		body["model"] = model
+	}
+	if negative != "" {
+		body["negative_prompt"] = negative
+	}
+	if aspect != "" {
+		body["aspect_ratio"] = aspect
+	}
+	if n > 0 {
+		body["n"] = n
+	}
+	if seed >= 0 {
+		body["seed"] = seed
+	}
+	if size != "" {
+		w, h, ok := strings.Cut(size, "x")
+		wi, err1 := strconv.Atoi(w)
+		hi, err2 := strconv.Atoi(h)
+		if !ok || err1 != nil || err2 != nil {
+			return usageError{fmt.Errorf("generate: --size %q: want WIDTHxHEIGHT", size)}
+		}
+		body["width"], body["height"] = wi, hi
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stopProgress := progress(stderr, "Generating")
+	images, err := postImages(ctx, server, key, body)
+	stopProgress()
+	if err != nil {
+		return err
+	}
+	for _, img := range images {
+		path := filepath.Join(out, img.ID+extensionOf(img.ContentType))
+		if err := download(ctx, server, img.URL, path); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\t%s\tseed %d\n", path, img.URL, img.Seed)
+	}
+	return nil
+}
+
+type clientImage struct {
+	ID          string `json:"id"`
+	URL         string `json:"url"`
+	Seed        uint64 `json:"seed"`
+	ContentType string `json:"content_type"`
+}
+
+func postImages(ctx context.Context, server, key string, body map[string]any) ([]clientImage, error) {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(server, "/")+"/v1/images", bytes.NewReader(b))
+	if err != nil {
+		return nil, usageError{fmt.Errorf("generate: --server %q: %w", server, err)}
+	}
+	var idem [16]byte
+	_, _ = rand.Read(idem[:])
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Idempotency-Key", hex.EncodeToString(idem[:]))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("could not reach %s: %w", server, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return nil, apiError(resp, data)
+	}
+	var res struct {
+		Images   []clientImage `json:"images"`
+		Filtered int           `json:"filtered"`
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, fmt.Errorf("unexpected answer from the server: %w", err)
+	}
+	return res.Images, nil
+}
+
+// apiError turns an error answer into a sentence for a person.
+func apiError(resp *http.Response, data []byte) error {
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+			Param   string `json:"param"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(data, &e) != nil || e.Error.Message == "" {
+		return fmt.Errorf("the server answered %s", resp.Status)
+	}
+	msg := e.Error.Message
+	if e.Error.Param != "" {
+		msg += " (field: " + e.Error.Param + ")"
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		msg += " Retry after " + ra + " s."
+	}
+	return fmt.Errorf("%s [%s, HTTP %d]", msg, e.Error.Code, resp.StatusCode)
+}
+
+func download(ctx context.Context, server, raw, path string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if !u.IsAbs() {
+		base, _ := url.Parse(server)
+		u = base.ResolveReference(u)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("download %s: %s", u, resp.Status)
+	}
+	fh, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(fh, resp.Body); err != nil {
+		fh.Close()
+		return fmt.Errorf("download %s: %w", u, err)
+	}
+	return fh.Close()
+}
+
+func extensionOf(contentType string) string {
+	switch contentType {
+	case "image/jpeg":
+		return ".jpg"
+	case "image/webp":
+		return ".webp"
+	}
+	return ".png"
+}
+
+// progress shows "<what>... 3.2s" on a terminal until the returned func is called.
+// Off a terminal it prints nothing.
+func progress(w io.Writer, what string) func() {
+	fh, ok := w.(*os.File)
+	if !ok {
+		return func() {}
+	}
+	if st, err := fh.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return func() {}
+	}
+	start := time.Now()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprintf(fh, "\r%s... done in %.1fs\n", what, time.Since(start).Seconds())
+				return
+			case <-t.C:
+				fmt.Fprintf(fh, "\r%s... %.1fs", what, time.Since(start).Seconds())
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
