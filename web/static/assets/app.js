@@ -1,0 +1,193 @@
+// Easel's page: sign-in, the generate form, the gallery and the detail view.
+// Plain ES modules, no framework and no build step; the Go binary embeds them.
+
+import { ApiError, Client } from "./api.js";
+import { clearKey, loadKey, saveKey, takeKeyFromFragment } from "./auth.js";
+import { Detail } from "./detail.js";
+import { GenerateForm } from "./form.js";
+import { Gallery } from "./gallery.js";
+
+const $ = (id) => document.getElementById(id);
+
+class App {
+  constructor() {
+    this.client = null;
+    this.abort = null;
+    this.modelNames = new Map();
+    this.toastTimer = 0;
+    this.form = new GenerateForm({
+      onSubmit: (req, spec) => this.generate(req, spec),
+      onCancel: () => this.abort?.abort(),
+    });
+    this.gallery = new Gallery({
+      client: () => this.client,
+      onOpen: (img) => this.detail.open(img),
+      onError: (err) => this.handleAuth(err),
+    });
+    this.detail = new Detail({
+      client: () => this.client,
+      neighbor: (id, step) => this.gallery.neighbor(id, step),
+      modelName: (id) => this.modelNames.get(id) || id || "",
+      onReuse: (img) => this.reuse(img),
+      onDeleted: (id) => {
+        this.gallery.remove(id);
+        this.toast("Image deleted.");
+        $("prompt").focus();
+      },
+      // The dialog gives the focus back to the tile that opened it; after the arrow
+      // keys moved to another image, that image's tile takes it. Never steal the
+      // focus from a control the user has moved to since.
+      onClosed: (id) => {
+        const a = document.activeElement;
+        if (!a || a === document.body || a.closest("#gallery")) this.gallery.focusTile(id);
+      },
+      onError: (err) => this.handleAuth(err),
+    });
+    $("signin-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const key = $("api-key").value.trim();
+      if (!key) {
+        this.showSignIn("Enter your API key.");
+        return;
+      }
+      this.signIn(key);
+    });
+    $("sign-out").addEventListener("click", () => this.signOut(""));
+  }
+
+  start() {
+    // Opening the printed link in a tab that shows the page already only changes the fragment.
+    window.addEventListener("hashchange", () => {
+      const key = takeKeyFromFragment();
+      if (key) this.signIn(key);
+    });
+    const fromURL = takeKeyFromFragment();
+    if (fromURL) saveKey(fromURL);
+    const key = fromURL || loadKey();
+    if (key) this.signIn(key);
+    else this.showSignIn("");
+  }
+
+  async signIn(key) {
+    const button = $("sign-in");
+    button.disabled = true;
+    $("signin-error").textContent = "";
+    const client = new Client(key);
+    try {
+      const me = await client.me();
+      saveKey(key);
+      this.client = client;
+      $("who").textContent = me?.user ? `Signed in as ${me.user}` : "Signed in";
+      this.gallery.reset();
+      this.showApp();
+      this.gallery.loadMore();
+      await this.loadModels();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) {
+        clearKey();
+        this.showSignIn("That API key was not accepted. Check it and try again.");
+      } else {
+        this.showSignIn(err.message || "Could not sign in.");
+        $("api-key").value = key;
+      }
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  signOut(message) {
+    this.abort?.abort();
+    this.detail.close();
+    clearKey();
+    this.client = null;
+    this.gallery.reset();
+    this.form.clearError();
+    this.form.forgetSeed();
+    $("api-key").value = "";
+    this.showSignIn(message);
+  }
+
+  /** Signs out when the key stops working (revoked, expired); true when it did. */
+  handleAuth(err) {
+    if (err instanceof ApiError && err.status === 401) {
+      this.signOut("Your API key is no longer accepted. Sign in again.");
+      return true;
+    }
+    return false;
+  }
+
+  showSignIn(message) {
+    $("app-view").hidden = true;
+    $("account").hidden = true;
+    $("signin-view").hidden = false;
+    $("signin-error").textContent = message;
+    const input = $("api-key");
+    if (message) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+    input.focus();
+  }
+
+  showApp() {
+    $("signin-view").hidden = true;
+    $("app-view").hidden = false;
+    $("account").hidden = false;
+    $("prompt").focus();
+  }
+
+  async loadModels() {
+    try {
+      const res = await this.client.models();
+      const list = res?.models || [];
+      this.modelNames = new Map(list.map((m) => [m.id, m.name || m.id]));
+      this.form.setModels(list, res?.default);
+      if (list.length === 0) this.form.showError("No models are configured on this server.", "");
+    } catch (err) {
+      if (!this.handleAuth(err)) this.form.showError("Could not load the list of models.", err.message);
+    }
+  }
+
+  async generate(req, spec) {
+    if (!this.client) return;
+    const n = req.n || 1;
+    this.abort = new AbortController();
+    const started = performance.now();
+    this.form.setBusy(true, `Generating ${n === 1 ? "an image" : `${n} images`} with ${spec.name || spec.id}…`);
+    const removePending = this.gallery.addPending(n);
+    try {
+      const res = await this.client.generate(req, this.abort.signal);
+      const images = res?.images || [];
+      removePending();
+      this.gallery.prepend(images);
+      if (images.length > 0) this.form.rememberSeed(images[0].seed);
+      const ms = performance.now() - started;
+      const took = ms < 1000 ? `${Math.max(1, Math.round(ms))} ms` : `${(ms / 1000).toFixed(1)} s`;
+      this.toast(`${images.length === 1 ? "Image" : `${images.length} images`} ready in ${took}.`);
+    } catch (err) {
+      removePending();
+      if (err.name === "AbortError") {
+        this.toast("Generation cancelled.");
+      } else if (!this.handleAuth(err)) {
+        this.form.showApiError(err);
+      }
+    } finally {
+      this.abort = null;
+      this.form.setBusy(false);
+    }
+  }
+
+  reuse(img) {
+    const note = this.form.useSettings(img);
+    this.toast(note || "Settings copied to the form. Press Generate to make it again.");
+    $("prompt").focus();
+  }
+
+  toast(message) {
+    const t = $("toast");
+    t.textContent = message;
+    t.classList.add("show");
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => t.classList.remove("show"), 4000);
+  }
+}
+
+new App().start();
