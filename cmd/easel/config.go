@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -140,7 +141,7 @@ func (s *storeFlags) catalogURL() string {
 	if s.catalog != "" {
 		return s.catalog
 	}
-	return "sqlite://" + filepath.Join(s.data, "easel.db")
+	return "sqlite://" + (&url.URL{Path: filepath.Join(s.data, "easel.db")}).EscapedPath()
 }
 
 func (s *storeFlags) blobURL() string {

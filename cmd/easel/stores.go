@@ -50,18 +50,15 @@ type catalog struct {
 }
 
 func openCatalog(ctx context.Context, raw string, l *awsLoader) (*catalog, error) {
-	scheme, rest, ok := strings.Cut(raw, "://")
+	scheme, _, ok := strings.Cut(raw, "://")
 	if !ok {
 		return nil, usageError{fmt.Errorf("catalog %q: want sqlite://PATH or dynamodb://TABLE", raw)}
 	}
 	switch scheme {
 	case "sqlite":
-		path := rest
-		if i := strings.IndexByte(path, '?'); i >= 0 {
-			path = path[:i]
-		}
-		if path == "" {
-			return nil, usageError{fmt.Errorf("catalog %q: no file path", raw)}
+		path, err := sqlitestore.PathFromURL(raw)
+		if err != nil {
+			return nil, usageError{err}
 		}
 		st, err := sqlitestore.Open(ctx, path)
 		if err != nil {
