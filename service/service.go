@@ -216,6 +216,6 @@ func (s *Service) ImageURLs(ctx context.Context, img *easel.Image) (url, thumb s
 
 type nopObserver struct{}
 
-func (nopObserver) Generated(string, time.Duration, int, int64)   {}
+func (nopObserver) Generated(string, time.Duration, int, int64)  {}
 func (nopObserver) GenerateFailed(string, string, time.Duration) {}
 func (nopObserver) Rejected(string)                              {}
