@@ -32,14 +32,16 @@ export AWS_EC2_METADATA_DISABLED=true
 export AWS_ENDPOINT_URL_S3=$EASEL_TEST_S3_ENDPOINT
 export AWS_ENDPOINT_URL_DYNAMODB=$EASEL_TEST_DYNAMODB_ENDPOINT
 fport=$(free_port)
-"$tmp/bedrock-fake" --addr "127.0.0.1:$fport" >"$tmp/fake.log" 2>&1 &
+"$tmp/bedrock-fake" --addr "127.0.0.1:$fport" --region "$AWS_REGION" >"$tmp/fake.log" 2>&1 &
 pids+=($!)
 wait_port "$fport"
 export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:$fport
 
 suffix=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 bucket=easel-e2e-$suffix table=easel-e2e-$suffix
-sig=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY")
+# Every S3 call here has an empty body: S3 wants that body's SHA-256 in a header.
+sig=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
+  -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
 curl -fsS "${sig[@]}" -X PUT "$AWS_ENDPOINT_URL_S3/$bucket" >/dev/null || fail "create bucket"
 
 catalog=dynamodb://$table
