@@ -1,0 +1,203 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/easelhq/easel/dynamostore/tabledef"
+)
+
+// CatalogActions returns the DynamoDB actions the dynamostore adapter uses (no Scan,
+// no ConditionCheckItem); the instances get them on the table and its indexes only.
+func CatalogActions() []string {
+	return []string{
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+		"dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:DescribeTable",
+	}
+}
+
+// compute is the instances' side of the stack.
+type compute struct {
+	role  awsiam.Role
+	asg   awsautoscaling.AutoScalingGroup
+	group elbv2.ApplicationTargetGroup
+	sg    awsec2.SecurityGroup
+}
+
+// newCompute builds the instance role, the Graviton launch template (IMDSv2 only,
+// hop limit 1, encrypted gp3 root volume, no SSH key: SSM Session Manager), and the
+// Auto Scaling group in the private subnets behind the listener: ELB health checks,
+// CPU target tracking, rolling updates gated on cfn-signal, optional Spot above one
+// on-demand instance.
+func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) compute {
+	c := compute{}
+	c.role = awsiam.NewRole(s.stack, jsii.String("InstanceRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
+		Description: jsii.String("Easel instances: Bedrock models, image prefix, catalog table, SSM"),
+		ManagedPolicies: &[]awsiam.IManagedPolicy{
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore")),
+		},
+	})
+	binary := awss3assets.NewAsset(s.stack, jsii.String("EaselBinary"), &awss3assets.AssetProps{
+		Path: jsii.String(s.cfg.BinaryPath),
+	})
+	grantInstancePermissions(s, c.role, binary)
+
+	c.sg = awsec2.NewSecurityGroup(s.stack, jsii.String("InstanceSg"), &awsec2.SecurityGroupProps{
+		Vpc:              vpc,
+		Description:      jsii.String("Easel instances: port 8080 from the ALB only"),
+		AllowAllOutbound: jsii.Bool(true),
+	})
+	userData := awsec2.UserData_ForLinux(nil)
+	lt := awsec2.NewLaunchTemplate(s.stack, jsii.String("LaunchTemplate"), &awsec2.LaunchTemplateProps{
+		MachineImage: awsec2.MachineImage_LatestAmazonLinux2023(&awsec2.AmazonLinux2023ImageSsmParameterProps{
+			CpuType: awsec2.AmazonLinuxCpuType_ARM_64,
+		}),
+		InstanceType:            awsec2.NewInstanceType(jsii.String(s.cfg.InstanceTypes[0])),
+		Role:                    c.role,
+		SecurityGroup:           c.sg,
+		UserData:                userData,
+		HttpEndpoint:            jsii.Bool(true),
+		HttpTokens:              awsec2.LaunchTemplateHttpTokens_REQUIRED,
+		HttpPutResponseHopLimit: jsii.Number(1),
+		DetailedMonitoring:      jsii.Bool(true),
+		BlockDevices: &[]*awsec2.BlockDevice{{
+			DeviceName: jsii.String("/dev/xvda"),
+			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(16), &awsec2.EbsDeviceOptions{
+				Encrypted:           jsii.Bool(true),
+				VolumeType:          awsec2.EbsDeviceVolumeType_GP3,
+				DeleteOnTermination: jsii.Bool(true),
+			}),
+		}},
+	})
+
+	inService := s.cfg.MinCapacity
+	if inService >= s.cfg.MaxCapacity {
+		inService = s.cfg.MaxCapacity - 1 // CloudFormation needs room for one new instance
+	}
+	props := &awsautoscaling.AutoScalingGroupProps{
+		Vpc:          vpc,
+		VpcSubnets:   &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
+		MinCapacity:  jsii.Number(float64(s.cfg.MinCapacity)),
+		MaxCapacity:  jsii.Number(float64(s.cfg.MaxCapacity)),
+		Cooldown:     awscdk.Duration_Minutes(jsii.Number(5)),
+		GroupMetrics: &[]awsautoscaling.GroupMetrics{awsautoscaling.GroupMetrics_All()},
+		HealthChecks: awsautoscaling.HealthChecks_WithAdditionalChecks(&awsautoscaling.AdditionalHealthChecksOptions{
+			AdditionalTypes: &[]awsautoscaling.AdditionalHealthCheckType{awsautoscaling.AdditionalHealthCheckType_ELB},
+			GracePeriod:     awscdk.Duration_Minutes(jsii.Number(5)),
+		}),
+		Signals: awsautoscaling.Signals_WaitForMinCapacity(&awsautoscaling.SignalsOptions{
+			Timeout: awscdk.Duration_Minutes(jsii.Number(15)),
+		}),
+		UpdatePolicy: awsautoscaling.UpdatePolicy_RollingUpdate(&awsautoscaling.RollingUpdateOptions{
+			MaxBatchSize:          jsii.Number(1),
+			MinInstancesInService: jsii.Number(float64(inService)),
+			PauseTime:             awscdk.Duration_Minutes(jsii.Number(15)),
+			WaitOnResourceSignals: jsii.Bool(true),
+		}),
+		Notifications: &[]*awsautoscaling.NotificationConfiguration{{
+			Topic: s.alarmTopic, ScalingEvents: awsautoscaling.ScalingEvents_ALL(),
+		}},
+	}
+	if s.cfg.Spot {
+		var overrides []*awsautoscaling.LaunchTemplateOverrides
+		for _, t := range s.cfg.InstanceTypes {
+			overrides = append(overrides, &awsautoscaling.LaunchTemplateOverrides{InstanceType: awsec2.NewInstanceType(jsii.String(t))})
+		}
+		props.MixedInstancesPolicy = &awsautoscaling.MixedInstancesPolicy{
+			LaunchTemplate:          lt,
+			LaunchTemplateOverrides: &overrides,
+			InstancesDistribution: &awsautoscaling.InstancesDistribution{
+				OnDemandBaseCapacity:                jsii.Number(1),
+				OnDemandPercentageAboveBaseCapacity: jsii.Number(0),
+				SpotAllocationStrategy:              awsautoscaling.SpotAllocationStrategy_PRICE_CAPACITY_OPTIMIZED,
+			},
+		}
+		props.CapacityRebalance = jsii.Bool(true)
+	} else {
+		props.LaunchTemplate = lt
+	}
+	c.asg = awsautoscaling.NewAutoScalingGroup(s.stack, jsii.String("Asg"), props)
+	c.asg.ScaleOnCpuUtilization(jsii.String("CpuTracking"), &awsautoscaling.CpuUtilizationScalingProps{
+		TargetUtilizationPercent: jsii.Number(50),
+	})
+	c.group = lb.listener.AddTargets(jsii.String("Easel"), &elbv2.AddApplicationTargetsProps{
+		Port:                jsii.Number(AppPort),
+		Protocol:            elbv2.ApplicationProtocol_HTTP,
+		Targets:             &[]elbv2.IApplicationLoadBalancerTarget{c.asg},
+		DeregistrationDelay: awscdk.Duration_Seconds(jsii.Number(DrainTimeout.Seconds())),
+		HealthCheck: &elbv2.HealthCheck{
+			Path:                    jsii.String("/healthz"),
+			HealthyHttpCodes:        jsii.String("200"),
+			Interval:                awscdk.Duration_Seconds(jsii.Number(15)),
+			Timeout:                 awscdk.Duration_Seconds(jsii.Number(5)),
+			HealthyThresholdCount:   jsii.Number(2),
+			UnhealthyThresholdCount: jsii.Number(3),
+		},
+	})
+
+	settings := instanceSettings{
+		Region:       s.cfg.Region,
+		Table:        *s.table.TableName(),
+		Bucket:       *s.images.BucketName(),
+		Models:       s.cfg.Models,
+		SiteHost:     *site,
+		SecretArn:    *s.originSecret.SecretArn(),
+		AssetURL:     *binary.S3ObjectUrl(),
+		LogGroup:     *s.appLogs.LogGroupName(),
+		DrainSeconds: int(DrainTimeout.Seconds()),
+	}
+	userData.AddSignalOnExitCommand(c.asg)
+	userData.AddCommands(*jsii.Strings(settings.bootCommands()...)...)
+	return c
+}
+
+// grantInstancePermissions gives the role exactly what Easel and the boot script use.
+func grantInstancePermissions(s *mainStack, role awsiam.Role, binary awss3assets.Asset) {
+	for _, st := range bedrockStatements(s.stack, s.cfg.Models) {
+		role.AddToPrincipalPolicy(st)
+	}
+	tableResources := []string{*s.table.TableArn()}
+	for _, ix := range tabledef.Definition().Indexes {
+		tableResources = append(tableResources, *s.table.TableArn()+"/index/"+ix.Name)
+	}
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("CatalogTable"),
+		Actions:   jsii.Strings(CatalogActions()...),
+		Resources: jsii.Strings(tableResources...),
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ImageObjects"),
+		Actions:   jsii.Strings("s3:PutObject", "s3:GetObject", "s3:DeleteObject"),
+		Resources: jsii.Strings(*s.images.ArnForObjects(jsii.String(ImagePrefix + "*"))),
+	}))
+	// HeadBucket is authorised as s3:ListBucket and carries no prefix, hence IfExists:
+	// a listing that names a prefix must stay under images/.
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ImageListing"),
+		Actions:   jsii.Strings("s3:ListBucket"),
+		Resources: jsii.Strings(*s.images.BucketArn()),
+		Conditions: &map[string]interface{}{
+			"StringLikeIfExists": map[string]interface{}{"s3:prefix": []string{ImagePrefix + "*"}},
+		},
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:     jsii.String("EaselBinaryAsset"),
+		Actions: jsii.Strings("s3:GetObject"),
+		Resources: jsii.Strings(fmt.Sprintf("arn:%s:s3:::%s/%s",
+			*s.stack.Partition(), *binary.S3BucketName(), *binary.S3ObjectKey())),
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ServiceLog"),
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
+		Resources: jsii.Strings(*s.appLogs.LogGroupArn()),
+	}))
+	s.originSecret.GrantRead(role, nil)
+}

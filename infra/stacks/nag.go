@@ -1,0 +1,56 @@
+package stacks
+
+import (
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// suppressFindings records, each with its reason, the AwsSolutions findings this
+// design accepts. Any other finding is an error: `cdk synth` and the tests fail.
+func suppressFindings(s *mainStack) {
+	add := func(construct interface{}, sups ...*cdknag.NagPackSuppression) {
+		cdknag.NagSuppressions_AddResourceSuppressions(construct, &sups, jsii.Bool(true))
+	}
+	add(s.originSecret, suppression("AwsSolutions-SMG4",
+		"The origin secret is shared with CloudFront's origin configuration, which a rotation "+
+			"Lambda cannot update atomically; docs/deploy.md gives the manual rotation procedure."))
+	add(s.comp.role,
+		suppression("AwsSolutions-IAM4",
+			"AmazonSSMManagedInstanceCore is AWS's documented policy for SSM Session Manager, which "+
+				"replaces SSH; its actions are scoped by the SSM service.",
+			"Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore"),
+		suppression("AwsSolutions-IAM5",
+			"Easel writes one object per image under the images/ prefix with generated keys; the prefix "+
+				"wildcard is the narrowest grant that allows that.",
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<ImageBucket[0-9A-F]+\.Arn>\/images\/\*$/`)}))
+	if usesProfiles(s.cfg.Models) {
+		add(s.comp.role, suppression("AwsSolutions-IAM5",
+			"A cross-region inference profile routes each call to the model in one of several regions; "+
+				"the grant names the one model and holds only for calls through the configured profile "+
+				"(condition bedrock:InferenceProfileArn).",
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:bedrock:\*?::foundation-model\//`)}))
+	}
+	add(s.distribution, suppression("AwsSolutions-CFR1",
+		"Easel serves its users wherever they are; geographic restriction is a policy choice left "+
+			"to the operator, not a security control this stack can pick."))
+	if !s.cfg.HasDomain() {
+		add(s.distribution,
+			suppression("AwsSolutions-CFR4",
+				"Without a domain the site uses CloudFront's default *.cloudfront.net certificate, whose "+
+					"security policy CloudFront fixes; set domainName to get TLSv1.2_2021 and an ACM certificate."),
+			suppression("AwsSolutions-CFR5",
+				"Without a domain there is no certificate the ALB could present for CloudFront, so the "+
+					"origin speaks HTTP: the ALB admits only CloudFront's origin-facing prefix list and Easel "+
+					"checks the secret origin header (vpcOrigin keeps it inside the VPC). A domain switches "+
+					"the origin to HTTPS with TLS 1.2."))
+	}
+}
+
+// suppression is one accepted finding; appliesTo narrows it to named findings.
+func suppression(id, reason string, appliesTo ...interface{}) *cdknag.NagPackSuppression {
+	sup := &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
+	if len(appliesTo) > 0 {
+		sup.AppliesTo = &appliesTo
+	}
+	return sup
+}
