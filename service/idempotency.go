@@ -33,6 +33,19 @@ func (s *Service) beginIdempotent(ctx context.Context, p *Principal, key, reqHas
 	if err == nil {
 		return nil, false, nil
 	}
+	if easel.IsCode(err, easel.EConflict) && prev != nil && prev.State == easel.IdempotencyRunning &&
+		prev.RequestHash == reqHash && now.Sub(prev.CreatedAt) > s.idempotencyLease() {
+		// The instance that claimed the key died mid-request (it would have finished or
+		// released it by now): take the key over. If two retries race here, the
+		// catalog's conditional write lets one win and the other sees a conflict.
+		if aerr := s.catalog.AbortIdempotent(ctx, p.UserID, key); aerr != nil {
+			return nil, true, aerr
+		}
+		if prev, err = s.catalog.BeginIdempotent(ctx, rec); err == nil {
+			s.log.Warn("took over an abandoned idempotency key", "user", p.UserID)
+			return nil, false, nil
+		}
+	}
 	if !easel.IsCode(err, easel.EConflict) || prev == nil {
 		return nil, true, err
 	}
@@ -63,6 +76,12 @@ func (s *Service) beginIdempotent(ctx context.Context, p *Principal, key, reqHas
 	}
 	res.Replayed = true
 	return &res, true, nil
+}
+
+// idempotencyLease is how long a running request may hold its key: the longest a
+// generation can take plus a margin for storing it.
+func (s *Service) idempotencyLease() time.Duration {
+	return s.limits.GenerateTimeout + time.Minute
 }
 
 // finishIdempotent stores the answer of a request that claimed a key. Results and

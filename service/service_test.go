@@ -485,3 +485,40 @@ func TestRevokedKeyAndCache(t *testing.T) {
 		t.Errorf("revoked key = %v, want unauthorized", err)
 	}
 }
+
+// A key claimed by an instance that died mid-request is taken over once its lease
+// (the generation timeout plus a minute) has passed; before that, retries get 409.
+func TestAbandonedIdempotencyKeyIsTakenOver(t *testing.T) {
+	ctx := context.Background()
+	l := unlimited()
+	l.GenerateTimeout = time.Minute
+	e := newEnv(t, l)
+	r := req("crashed")
+	// What a crashed instance leaves: a running record for the same request.
+	if _, err := e.svc.Generate(ctx, e.alice, r, "warm-up"); err != nil {
+		t.Fatal(err)
+	}
+	hashOf := func() string { // the stored hash of "crashed" under the key "warm-up"
+		rec := &easel.IdempotencyRecord{UserID: "alice", Key: "warm-up"}
+		prev, _ := e.cat.BeginIdempotent(ctx, rec)
+		return prev.RequestHash
+	}
+	now := e.clock.Now().UTC()
+	if _, err := e.cat.BeginIdempotent(ctx, &easel.IdempotencyRecord{
+		UserID: "alice", Key: "k", RequestHash: hashOf(), State: easel.IdempotencyRunning,
+		CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Generate(ctx, e.alice, r, "k"); easel.ErrorCode(err) != easel.EConflict {
+		t.Fatalf("retry within the lease = %v, want conflict", err)
+	}
+	e.clock.Add(2*time.Minute + time.Second)
+	res, err := e.svc.Generate(ctx, e.alice, r, "k")
+	if err != nil || len(res.Images) != 1 {
+		t.Fatalf("retry after the lease = %v, %v; want a fresh answer", res, err)
+	}
+	if again, err := e.svc.Generate(ctx, e.alice, r, "k"); err != nil || !again.Replayed || again.Images[0].ID != res.Images[0].ID {
+		t.Errorf("replay after the takeover = %+v, %v", again, err)
+	}
+}
