@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
@@ -17,6 +16,7 @@ import (
 	"github.com/easelhq/easel"
 	"github.com/easelhq/easel/dynamostore"
 	"github.com/easelhq/easel/dynamostore/tabledef"
+	"github.com/easelhq/easel/internal/awstest"
 	"github.com/easelhq/easel/storetest"
 )
 
@@ -56,8 +56,7 @@ func TestMigrateTwice(t *testing.T) {
 func TestMigrateRejectsForeignTable(t *testing.T) {
 	cfg := dynamoConfig(t)
 	ctx := t.Context()
-	name := "easel-foreign-" + randomHex(6)
-	dropTable(t, cfg, name)
+	name := awstest.TableName(t, cfg)
 	_, err := dynamodb.NewFromConfig(cfg).CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
 		BillingMode:          types.BillingModePayPerRequest,
@@ -78,7 +77,7 @@ func TestMigrateRejectsForeignTable(t *testing.T) {
 
 func TestMissingTable(t *testing.T) {
 	cfg := dynamoConfig(t)
-	s, err := dynamostore.Open(t.Context(), cfg, "dynamodb://"+tableName())
+	s, err := dynamostore.Open(t.Context(), cfg, "dynamodb://"+awstest.TableName(t, cfg))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -118,7 +117,7 @@ func (c *opCounter) take() []string {
 
 func TestListImagesQueriesTheGalleryIndex(t *testing.T) {
 	counter := &opCounter{}
-	cfg := dynamoConfig(t, config.WithAPIOptions([]func(*middleware.Stack) error{counter.apiOption}))
+	cfg := dynamoConfig(t, counter.apiOption)
 	s := openStore(t, cfg)
 	ctx := t.Context()
 	base := time.Now().Add(-time.Hour)

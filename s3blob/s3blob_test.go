@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/easelhq/easel"
+	"github.com/easelhq/easel/internal/awstest"
 	"github.com/easelhq/easel/s3blob"
 	"github.com/easelhq/easel/storetest"
 )
@@ -40,7 +40,7 @@ func TestPutStoresHeaders(t *testing.T) {
 	if err := s.Put(ctx, key, []byte("not really a jpeg"), "image/jpeg"); err != nil {
 		t.Fatalf("Put(%q) = %v", key, err)
 	}
-	head, err := rawClient(cfg).HeadObject(ctx, &s3.HeadObjectInput{
+	head, err := awstest.S3Client(cfg).HeadObject(ctx, &s3.HeadObjectInput{
 		Bucket:       aws.String(bucket),
 		Key:          aws.String("images/" + key),
 		ChecksumMode: types.ChecksumModeEnabled,
@@ -87,7 +87,7 @@ func (c *checksumSpy) apiOption(stack *middleware.Stack) error {
 
 func TestPutChecksum(t *testing.T) {
 	spy := &checksumSpy{}
-	cfg := s3Config(t, config.WithAPIOptions([]func(*middleware.Stack) error{spy.apiOption}))
+	cfg := s3Config(t, spy.apiOption)
 	s, _ := openStore(t, cfg)
 	ctx := t.Context()
 
@@ -149,7 +149,7 @@ func TestPresignedURL(t *testing.T) {
 
 func TestPresignedURLExpires(t *testing.T) {
 	cfg := s3Config(t)
-	bucket := newBucket(t, cfg)
+	bucket := awstest.NewBucket(t, cfg)
 	s, err := s3blob.Open(t.Context(), cfg, "s3://"+bucket+"?use_path_style=true", "", time.Second)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -193,7 +193,7 @@ func TestErrors(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	bucket := newBucket(t, cfg)
+	bucket := awstest.NewBucket(t, cfg)
 	badCfg := cfg.Copy()
 	badCfg.Credentials = aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		c, err := cfg.Credentials.Retrieve(ctx)
