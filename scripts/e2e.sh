@@ -107,4 +107,4 @@ if curl -fsS -o /dev/null "${sig[@]}" -I "$AWS_ENDPOINT_URL_S3/$bucket/images/$i
 
 kill -TERM "$serve_pid"
 wait "$serve_pid" || fail "easel serve exited with $? after SIGTERM, want 0"
-echo "e2e: 16 passed, 0 failed"
+echo "e2e (AWS emulators): every check passed"

@@ -45,6 +45,9 @@ fuzz ./httpapi FuzzImagePath
 fuzz ./localfs FuzzKey
 fuzz . FuzzIDFromKey
 
+step "end to end: the easel binary on embedded defaults"
+bash scripts/e2e-local.sh
+
 step "end to end: the easel binary on dynalite, versitygw and the Bedrock fake"
 bash scripts/e2e.sh
 

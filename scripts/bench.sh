@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Easel's benchmark command: Go benchmarks of the generate path, then a load test of the
+# real binary over loopback HTTP, with CPU and heap profiles. Not part of scripts/test.sh
+# (it takes 10-15 minutes). Everything runs on this machine; traffic stays on 127.0.0.1.
+#
+#   bash scripts/bench.sh                 # everything, results in a new /tmp/easel-bench.* folder
+#   BENCH_QUICK=1 bash scripts/bench.sh   # a smoke run: few iterations, 5 s loads
+#
+# Settings (environment):
+#   BENCH_OUT       results folder (default: a new mktemp -d folder)
+#   BENCH_COUNT     -count of the Go benchmarks (default 5)
+#   BENCH_TIME      -benchtime of the Go benchmarks (default 2s)
+#   BENCH_DURATION  measured time of each load run (default 20s), after a 3 s warm-up
+#   BENCH_CLIENTS   concurrent clients of the load generator (default 16)
+#   BENCH_REPEAT    runs of each load setup (default 3)
+#   BENCH_SETUPS    load setups to run (default "local local-tmpfs aws local-thumbs")
+#
+# The machine has 2 cores, shared: every figure comes with the load average, and the
+# CPU time per image (of the server alone) is the figure to compare across runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+out=${BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/easel-bench.XXXXXX")}
+mkdir -p "$out/bin"
+count=${BENCH_COUNT:-5}
+benchtime=${BENCH_TIME:-2s}
+duration=${BENCH_DURATION:-20s}
+clients=${BENCH_CLIENTS:-16}
+repeat=${BENCH_REPEAT:-3}
+setups=${BENCH_SETUPS:-local local-tmpfs aws local-thumbs}
+if [[ ${BENCH_QUICK:-} == 1 ]]; then
+  count=1 benchtime=20x duration=5s repeat=1
+fi
+benchstat_mod=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+# Only loopback, and no ambient AWS settings: the emulators and the fake are the only AWS here.
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_DYNAMODB \
+  AWS_ENDPOINT_URL_BEDROCK_RUNTIME AWS_BEARER_TOKEN_BEDROCK || true
+for v in $(env | grep -o '^EASEL_[A-Z_]*' || true); do unset "$v"; done
+
+started=$(date +%s)
+step() { printf '\n== %s (%ss, load %s)\n' "$*" "$(($(date +%s) - started))" "$(cut -d' ' -f1-3 /proc/loadavg)"; }
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$out"/data-* /dev/shm/easel-bench-"$$" 2>/dev/null || true
+  if declare -F easel_services_down >/dev/null; then easel_services_down; fi
+}
+trap cleanup EXIT
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+wait_port() {
+  local i
+  for i in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "nothing listens on 127.0.0.1:$1" >&2
+  return 1
+}
+benchstat() {
+  if type -P benchstat >/dev/null; then command benchstat "$@"; return; fi
+  timeout 300 go run "$benchstat_mod" "$@" 2>/dev/null || echo "(benchstat unavailable: see the raw figures above)"
+}
+profile_top() { # profile_top NAME BINARY PROFILE [pprof flags]: the top of a profile, kept as text
+  local name=$1 bin=$2 prof=$3
+  shift 3
+  go tool pprof -top -nodecount=30 "$@" "$bin" "$prof" >"$out/$name.top.txt" 2>/dev/null || true
+}
+
+step "machine"
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "cores: $(nproc); memory: $(free -h | awk '/Mem:/ {print $2}')"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  echo "uptime: $(uptime)"
+  go version
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo none) $(git status --porcelain 2>/dev/null | wc -l | tr -d ' ') changed files"
+} | tee "$out/machine.txt"
+
+step "go benchmarks: service.Generate on SQLite + folder (count $count, benchtime $benchtime)"
+go test -run '^$' -bench 'Generate' -benchtime "$benchtime" -count "$count" ./service/ | tee "$out/service.txt"
+go test -run '^$' -bench 'Generate/n=1$' -benchtime "$benchtime" -count 1 \
+  -cpuprofile "$out/service.cpu" -memprofile "$out/service.mem" -o "$out/bin/service.test" ./service/ >/dev/null
+profile_top service-cpu "$out/bin/service.test" "$out/service.cpu"
+profile_top service-alloc "$out/bin/service.test" "$out/service.mem" -sample_index=alloc_space
+
+step "build easel, the Bedrock fake and the load generator"
+go build -o "$out/bin/easel" ./cmd/easel
+go build -o "$out/bin/bedrock-fake" ./bedrock/bedrocktest/fakeserver
+go build -o "$out/bin/load" ./bench/load
+
+step "services: dynalite, versitygw, the Bedrock fake (--fixed-image, zero latency)"
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+easel_services_up
+export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+export AWS_ACCESS_KEY_ID=$EASEL_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$EASEL_TEST_S3_SECRET_KEY
+fport=$(free_port)
+"$out/bin/bedrock-fake" --addr "127.0.0.1:$fport" --fixed-image --region us-east-1 >"$out/fake.log" 2>&1 &
+fake_pid=$!
+pids+=("$fake_pid")
+wait_port "$fport"
+export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:$fport
+
+step "go benchmarks: the AWS-emulated path (fake → bedrock adapter → versitygw + dynalite)"
+EASEL_BENCH_BEDROCK_ENDPOINT=$AWS_ENDPOINT_URL_BEDROCK_RUNTIME \
+  go test -run '^$' -bench 'AWSPath' -benchtime "$benchtime" -count "$count" ./bench/ | tee "$out/awspath.txt"
+EASEL_BENCH_BEDROCK_ENDPOINT=$AWS_ENDPOINT_URL_BEDROCK_RUNTIME \
+  go test -run '^$' -bench 'AWSPath/generate$' -benchtime "$benchtime" -count 1 \
+  -cpuprofile "$out/awspath.cpu" -memprofile "$out/awspath.mem" -o "$out/bin/bench.test" ./bench/ >/dev/null
+profile_top awspath-cpu "$out/bin/bench.test" "$out/awspath.cpu"
+profile_top awspath-alloc "$out/bin/bench.test" "$out/awspath.mem" -sample_index=alloc_space
+
+step "go benchmark: the whole HTTP path in one process (easel serve wiring + fake + clients), profiled"
+go test -run '^$' -bench 'Serve/local' -benchtime "$benchtime" -count 1 \
+  -cpuprofile "$out/serve.cpu" -memprofile "$out/serve.mem" -o "$out/bin/easel.test" ./cmd/easel/ | tee "$out/serve.txt"
+profile_top serve-cpu "$out/bin/easel.test" "$out/serve.cpu"
+profile_top serve-alloc "$out/bin/easel.test" "$out/serve.mem" -sample_index=alloc_space
+
+# load_run SETUP RUN: start easel serve for SETUP, drive it for $duration, stop it.
+load_run() {
+  local setup=$1 run=$2 data stores=() flags=() peers=() key port serve_pid
+  data=$out/data-$setup
+  case $setup in
+    local | local-thumbs) stores=(--data "$data") ;;
+    local-tmpfs) data=/dev/shm/easel-bench-$$; stores=(--data "$data") ;;
+    aws)
+      local name=easel-bench-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+      # curl 7.88 signs but does not send x-amz-content-sha256, which S3 requires: send the
+      # hash of the empty body.
+      curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+        -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+        -X PUT "$EASEL_TEST_S3_ENDPOINT/$name" >/dev/null
+      stores=(--data "$data" --catalog "dynamodb://$name" --blob "s3://$name?prefix=images/&use_path_style=true")
+      peers=(-peer "versitygw=$EASEL_VERSITYGW_PID" -peer "dynalite=$EASEL_DYNALITE_PID")
+      ;;
+    *) echo "unknown setup $setup" >&2; return 1 ;;
+  esac
+  flags=(--thumbnails=false)
+  [[ $setup == local-thumbs ]] && flags=(--thumbnails=true)
+  AWS_ENDPOINT_URL_S3=$EASEL_TEST_S3_ENDPOINT AWS_ENDPOINT_URL_DYNAMODB=$EASEL_TEST_DYNAMODB_ENDPOINT \
+    "$out/bin/easel" migrate "${stores[@]}" >/dev/null
+  key=$(AWS_ENDPOINT_URL_S3=$EASEL_TEST_S3_ENDPOINT AWS_ENDPOINT_URL_DYNAMODB=$EASEL_TEST_DYNAMODB_ENDPOINT \
+    "$out/bin/easel" keys create --user bench "${stores[@]}" 2>/dev/null | tail -1)
+  port=$(free_port)
+  AWS_ENDPOINT_URL_S3=$EASEL_TEST_S3_ENDPOINT AWS_ENDPOINT_URL_DYNAMODB=$EASEL_TEST_DYNAMODB_ENDPOINT \
+    "$out/bin/easel" serve --addr "127.0.0.1:$port" "${stores[@]}" --model bedrock:core \
+    --user-rate=0 --user-concurrency=0 --max-inflight=256 "${flags[@]}" \
+    --public-url "http://127.0.0.1:$port/images/" --log-level warn \
+    >"$out/serve-$setup-$run.out" 2>"$out/serve-$setup-$run.log" &
+  serve_pid=$!
+  pids+=("$serve_pid")
+  wait_port "$port"
+  "$out/bin/load" -url "http://127.0.0.1:$port" -key "$key" -c "$clients" -d "$duration" -warmup 3s \
+    -pid "$serve_pid" -peer "bedrock-fake=$fake_pid" "${peers[@]}" -label "$setup" -json "$out/load.jsonl" |
+    tee "$out/load-$setup-$run.txt"
+  kill -TERM "$serve_pid"
+  wait "$serve_pid" || echo "easel serve ($setup) exited with $?" >&2
+  rm -rf "$data"
+}
+
+for setup in $setups; do
+  for run in $(seq "$repeat"); do
+    step "load test of the easel binary: $setup, run $run of $repeat ($clients clients, $duration)"
+    load_run "$setup" "$run"
+  done
+done
+
+step "summary"
+{
+  echo "### Go benchmarks (benchstat over -count=$count)"
+  benchstat "$out/service.txt" "$out/awspath.txt"
+  echo
+  echo "### In-process HTTP path (BenchmarkServe/local, fake and clients in the same process)"
+  grep '^Benchmark' "$out/serve.txt" || true
+  echo
+  echo "### Load tests of the easel binary over loopback ($clients clients, $duration each)"
+  jq -r '[.label, (.gen_per_s|.*10|round/10), (.p50_ms|round), (.p95_ms|round), (.p99_ms|round),
+          (.errors|to_entries|map("\(.key)×\(.value)")|join(" ")|if .=="" then "none" else . end),
+          (.server_cpu_ms_per_image*100|round/100), (.server_cores*100|round/100),
+          (.server_hwm_mb|round), (.peers_cpu_ms_per_image|to_entries|map("\(.key) \(.value*10|round/10)")|join(", ")),
+          "\(.load_start)→\(.load_end)"] | @tsv' "$out/load.jsonl" |
+    { printf 'setup\tgen/s\tp50ms\tp95ms\tp99ms\terrors\tsrv-cpu-ms/img\tsrv-cores\tpeak-RSS-MiB\tothers cpu-ms/img\tload\n'; cat; } |
+    column -t -s $'\t'
+  echo
+  echo "Server capacity on 2 dedicated cores ≈ 2000 / srv-cpu-ms/img generations/s (the emulators,"
+  echo "the fake and the load generator share this machine's cores and are not counted)."
+  echo "Profiles (go tool pprof BINARY PROFILE) and their tops (*.top.txt) are in $out."
+} | tee "$out/summary.txt"
