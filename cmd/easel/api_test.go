@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -515,4 +516,36 @@ func TestShutdownExitsCleanly(t *testing.T) {
 	if st := <-done; st != 201 {
 		t.Errorf("in-flight generation during shutdown = %d, want 201", st)
 	}
+}
+
+func TestProductionLogsHideKeysAndPrompts(t *testing.T) {
+	data := t.TempDir()
+	s := startServerOn(t, data, "--env", "production", "--log-level", "debug")
+	if s.key != "" {
+		t.Fatal("production mode printed a bootstrap key")
+	}
+	key := createKey(t, data, "carol")
+	c := &apiClient{t: t, base: s.url}
+	prompt := "a very private prompt " + easelID()
+	c.generate(key, map[string]any{"prompt": prompt, "width": 256, "height": 256})
+	c.do("POST", "/v1/images", key, map[string]any{"prompt": prompt, "seed": -1})
+	c.do("GET", "/v1/images", key+"x", nil)
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs := s.logs.String()
+	if !strings.Contains(logs, `"msg":"request"`) {
+		t.Fatalf("no request logs at debug level:\n%s", logs)
+	}
+	for _, secret := range []string{prompt, key, key[len("easel_"):]} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("production logs contain %.20q...", secret)
+		}
+	}
+}
+
+func easelID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

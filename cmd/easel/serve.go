@@ -204,6 +204,7 @@ func publicBaseFor(configured, base, blobURL string) string {
 func announce(ctx context.Context, c *serveConfig, cat *catalog, siteURL string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "Easel is serving on %s/\n", siteURL)
 	if !c.bootstrap || c.production() {
+		fmt.Fprintln(stdout, "Create API keys with: easel keys create --user NAME")
 		return nil
 	}
 	keys, err := cat.ListKeys(ctx)

@@ -84,7 +84,7 @@ wait:
 				s.key = k
 				break wait
 			}
-			if strings.HasPrefix(line, "Open ") { // keys existed already: no bootstrap key
+			if strings.HasPrefix(line, "Open ") || strings.HasPrefix(line, "Create API keys") { // no bootstrap key
 				break wait
 			}
 		case <-deadline:
