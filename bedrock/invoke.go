@@ -89,9 +89,13 @@ func (m *Model) attempt(ctx context.Context, body []byte) (out []byte, timedOut 
 	}, func(o *bedrockruntime.Options) {
 		o.Retryer = aws.NopRetryer{}
 		o.HTTPClient = ownBody{o.HTTPClient}
+		o.APIOptions = append(o.APIOptions, readAnswer)
 	})
 	if err != nil {
 		return nil, errors.Is(context.Cause(actx), errAttemptTimeout) && ctx.Err() == nil, err
+	}
+	if b, ok := res.ResultMetadata.Get(rawBodyKey{}).([]byte); ok {
+		return b, false, nil
 	}
 	return res.Body, false, nil
 }

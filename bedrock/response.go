@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"image/jpeg"
 	"image/png"
+
+	asmb64 "github.com/segmentio/asm/base64"
 )
 
 // This file is the hot path: an answer is 1.5-2 MB of JSON that is almost all base64.
@@ -358,13 +360,13 @@ func (s *scanner) base64Value() ([]byte, error) {
 	var tmp [decodeChunk / 4 * 3]byte
 	n := 0
 	for off := start; off < end; off += decodeChunk {
-		k, err := base64.StdEncoding.Decode(tmp[:], s.b[off:min(off+decodeChunk, end)])
+		k, err := asmb64.StdEncoding.Decode(tmp[:], s.b[off:min(off+decodeChunk, end)])
 		if err != nil {
 			return nil, fmt.Errorf("offset %d: image: %w", start, err)
 		}
 		n += copy(s.b[start+n:], tmp[:k])
 	}
-	return s.b[start : start+n : start+n], nil
+	return s.b[start : start+n : end], nil
 }
 
 // The first and last bytes of every PNG: the signature and the empty IEND chunk.

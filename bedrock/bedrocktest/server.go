@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -70,6 +71,8 @@ type Handler struct {
 	latency                   time.Duration
 	scale                     int
 	fixed                     []byte
+	fixedOnce                 sync.Once
+	fixedB64                  string
 	cache                     *renderCache
 	log                       *slog.Logger
 	now                       func() time.Time
@@ -250,6 +253,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(answer)))
 	w.Header().Set("X-Amzn-Requestid", randomHex(16))
 	_, _ = w.Write(answer)
 }
@@ -316,7 +320,8 @@ func writeError(w http.ResponseWriter, status int, exception, message string) {
 // image renders (or fetches from the cache) one image of a job.
 func (h *Handler) image(j *job, seed uint64, w, hgt int) (string, error) {
 	if h.fixed != nil {
-		return base64.StdEncoding.EncodeToString(h.fixed), nil
+		h.fixedOnce.Do(func() { h.fixedB64 = base64.StdEncoding.EncodeToString(h.fixed) })
+		return h.fixedB64, nil
 	}
 	k := renderKey{prompt: j.prompt, negative: j.negative, seed: seed, w: w, h: hgt, format: j.format}
 	b, err := h.cache.get(k, func() ([]byte, error) {
@@ -353,7 +358,11 @@ func (h *Handler) answer(m fakeModel, j *job, f Fault) ([]byte, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		return mustJSON(map[string]any{"seeds": []uint64{j.seed}, "finish_reasons": []any{nil}, "images": []string{img}}), 200, nil
+		// Base64 needs no JSON escaping: write the answer without encoding/json's scan.
+		b := make([]byte, 0, len(img)+80)
+		b = fmt.Appendf(b, `{"seeds":[%d],"finish_reasons":[null],"images":["`, j.seed)
+		b = append(b, img...)
+		return append(b, `"]}`...), 200, nil
 	case amazon:
 		keep := j.n - min(f.FilterOutput, j.n)
 		if keep == 0 {
