@@ -8,7 +8,7 @@
 #
 # Settings (environment):
 #   BENCH_OUT       results folder (default: a new mktemp -d folder)
-#   BENCH_COUNT     -count of the Go benchmarks (default 5)
+#   BENCH_COUNT     -count of the Go benchmarks (default 6, benchstat's minimum for a confidence interval)
 #   BENCH_TIME      -benchtime of the Go benchmarks (default 2s)
 #   BENCH_DURATION  measured time of each load run (default 20s), after a 3 s warm-up
 #   BENCH_CLIENTS   concurrent clients of the load generator (default 16)
@@ -19,11 +19,10 @@
 # CPU time per image (of the server alone) is the figure to compare across runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
 out=${BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/easel-bench.XXXXXX")}
 mkdir -p "$out/bin"
-count=${BENCH_COUNT:-5}
+count=${BENCH_COUNT:-6}
 benchtime=${BENCH_TIME:-2s}
 duration=${BENCH_DURATION:-20s}
 clients=${BENCH_CLIENTS:-16}
@@ -52,14 +51,33 @@ cleanup() {
 trap cleanup EXIT
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 wait_port() {
-  local i
-  for i in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  local _
+  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
   echo "nothing listens on 127.0.0.1:$1" >&2
   return 1
 }
 benchstat() {
   if type -P benchstat >/dev/null; then command benchstat "$@"; return; fi
   timeout 300 go run "$benchstat_mod" "$@" 2>/dev/null || echo "(benchstat unavailable: see the raw figures above)"
+}
+# medians FILE...: per benchmark, the median and the range of the figures that matter here.
+medians() {
+  awk '
+    /^Benchmark/ {
+      for (i = 3; i < NF; i += 2) if ($(i+1) == "cpu-ms/image" || $(i+1) == "MB-alloc/image" || $(i+1) == "images/s") {
+        k = $1 SUBSEP $(i+1); n[k]++; v[k, n[k]] = $i; if (!($1 in seen)) { seen[$1] = 1; order[++m] = $1 }
+      }
+    }
+    function med(k,   a, i, j, t, c) {
+      c = n[k]; for (i = 1; i <= c; i++) a[i] = v[k, i]
+      for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return sprintf("%.2f (%.2f-%.2f)", (c % 2) ? a[(c+1)/2] : (a[c/2] + a[c/2+1]) / 2, a[1], a[c])
+    }
+    END {
+      printf "%-36s %-24s %-24s %-24s %s\n", "benchmark", "cpu-ms/image", "MB-alloc/image", "images/s", "runs"
+      for (i = 1; i <= m; i++) { b = order[i]
+        printf "%-36s %-24s %-24s %-24s %d\n", b, med(b SUBSEP "cpu-ms/image"), med(b SUBSEP "MB-alloc/image"), med(b SUBSEP "images/s"), n[b SUBSEP "images/s"] }
+    }' "$@"
 }
 profile_top() { # profile_top NAME BINARY PROFILE [pprof flags]: the top of a profile, kept as text
   local name=$1 bin=$2 prof=$3
@@ -125,7 +143,8 @@ load_run() {
     local | local-thumbs) stores=(--data "$data") ;;
     local-tmpfs) data=/dev/shm/easel-bench-$$; stores=(--data "$data") ;;
     aws)
-      local name=easel-bench-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+      local name
+      name=easel-bench-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
       # curl 7.88 signs but does not send x-amz-content-sha256, which S3 requires: send the
       # hash of the empty body.
       curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
@@ -168,7 +187,10 @@ done
 
 step "summary"
 {
-  echo "### Go benchmarks (benchstat over -count=$count)"
+  echo "### Go benchmarks: median (min-max) of -count=$count"
+  medians "$out/service.txt" "$out/awspath.txt"
+  echo
+  echo "### The same through benchstat"
   benchstat "$out/service.txt" "$out/awspath.txt"
   echo
   echo "### In-process HTTP path (BenchmarkServe/local, fake and clients in the same process)"

@@ -6,8 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,12 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/easelhq/easel/bedrock/bedrocktest"
 	"github.com/easelhq/easel/bench"
+	"github.com/easelhq/easel/internal/awstest"
 )
 
 // BenchmarkServe runs the real `easel serve` wiring in this process (run, as main
@@ -45,43 +40,25 @@ func BenchmarkServe(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("local", func(b *testing.B) {
-		ak, sk := "BENCH"+strings.ToUpper(randomHex(8)), randomHex(20)
-		benchServe(b, png, ak, sk)
+		benchServe(b, png, nil)
 	})
 	b.Run("aws", func(b *testing.B) {
-		s3URL, ddbURL := os.Getenv("EASEL_TEST_S3_ENDPOINT"), os.Getenv("EASEL_TEST_DYNAMODB_ENDPOINT")
-		if s3URL == "" || ddbURL == "" {
-			b.Skip("EASEL_TEST_S3_ENDPOINT and EASEL_TEST_DYNAMODB_ENDPOINT are not set: start the services with scripts/services.sh")
-		}
-		ak, sk := os.Getenv("EASEL_TEST_S3_ACCESS_KEY"), os.Getenv("EASEL_TEST_S3_SECRET_KEY")
-		b.Setenv("AWS_ENDPOINT_URL_S3", s3URL)
-		b.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ddbURL)
-		name := "easel-bench-" + randomHex(6)
-		createBucket(b, s3URL, name, ak, sk)
-		benchServe(b, png, ak, sk, "--catalog", "dynamodb://"+name, "--blob", "s3://"+name+"?prefix=images/&use_path_style=true")
+		s3ep, ddbep := awstest.S3(b), awstest.DynamoDB(b)
+		cfg := awstest.Config(b, s3ep, ddbep)
+		bucket, table := awstest.NewBucket(b, cfg), awstest.TableName(b, cfg)
+		benchServe(b, png, []awstest.Endpoint{s3ep, ddbep},
+			"--catalog", "dynamodb://"+table, "--blob", "s3://"+bucket+"?prefix=images/&use_path_style=true")
 	})
 }
 
-// benchServe starts the fake and easel serve with the key pair ak/sk and extra flags,
-// then measures generations over HTTP.
-func benchServe(b *testing.B, png []byte, ak, sk string, extra ...string) {
-	fake := httptest.NewServer(bedrocktest.NewHandler(ak, sk, bedrocktest.WithFixedImage(png), bedrocktest.WithRegion("us-east-1")))
+// benchServe starts the fake and easel serve, configured through the SDK's standard
+// settings for the given emulator endpoints (internal/awstest) and the extra flags, then
+// measures generations over HTTP.
+func benchServe(b *testing.B, png []byte, endpoints []awstest.Endpoint, extra ...string) {
+	ak, sk := awstest.Credentials()
+	fake := httptest.NewServer(bedrocktest.NewHandler(ak, sk, bedrocktest.WithFixedImage(png), bedrocktest.WithRegion(awstest.Region)))
 	b.Cleanup(fake.Close)
-	noFile := filepath.Join(b.TempDir(), "none")
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake.URL,
-		"AWS_ENDPOINT_URL":                 "",
-		"AWS_ACCESS_KEY_ID":                ak,
-		"AWS_SECRET_ACCESS_KEY":            sk,
-		"AWS_SESSION_TOKEN":                "",
-		"AWS_REGION":                       "us-east-1",
-		"AWS_PROFILE":                      "",
-		"AWS_CONFIG_FILE":                  noFile,
-		"AWS_SHARED_CREDENTIALS_FILE":      noFile,
-		"AWS_EC2_METADATA_DISABLED":        "true",
-	} {
-		b.Setenv(k, v)
-	}
+	awstest.Config(b, append(endpoints, awstest.BedrockRuntime(fake.URL))...)
 	data := b.TempDir()
 	stores := append([]string{"--data", data}, extra...)
 	ctx := context.Background()
@@ -161,37 +138,4 @@ func startServe(b *testing.B, args ...string) string {
 	l, _ := os.ReadFile(logPath)
 	b.Fatalf("easel serve did not start; logs:\n%s", l)
 	return ""
-}
-
-// createBucket makes an S3 bucket for the benchmark and empties and removes it after.
-func createBucket(b *testing.B, endpoint, bucket, ak, sk string) {
-	b.Helper()
-	c := s3.New(s3.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(ak, sk, ""),
-	})
-	ctx := context.Background()
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		b.Fatalf("CreateBucket(%q): %v", bucket, err)
-	}
-	b.Cleanup(func() {
-		pages := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				b.Logf("list %s: %v", bucket, err)
-				return
-			}
-			for _, o := range page.Contents {
-				_, _ = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-			}
-		}
-		_, _ = c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
-	})
-}
-
-func randomHex(n int) string {
-	p := make([]byte, n)
-	_, _ = rand.Read(p)
-	return hex.EncodeToString(p)
 }
