@@ -54,7 +54,7 @@ type Config struct {
 	Limits  Limits
 	// Thumbnails turns thumbnail making on.
 	Thumbnails bool
-	// ThumbnailWorkers and ThumbnailQueue size the background pool (defaults 1 and 32).
+	// ThumbnailWorkers and ThumbnailQueue size the background pool (defaults 1 and 8: a queued job holds its image).
 	ThumbnailWorkers int
 	ThumbnailQueue   int
 	// SweepAfter is the age past which pending records and unrecorded objects are
@@ -149,7 +149,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.users = newUserLimiter(s.limits, s.now)
 	if cfg.Thumbnails {
-		s.thumbs = newThumbPool(s, max(cfg.ThumbnailWorkers, 1), cmpOr(cfg.ThumbnailQueue, 32))
+		s.thumbs = newThumbPool(s, max(cfg.ThumbnailWorkers, 1), cmpOr(cfg.ThumbnailQueue, 8))
 	}
 	return s, nil
 }
