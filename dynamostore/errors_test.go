@@ -1,36 +1,21 @@
 package dynamostore_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
-
 	"github.com/easelhq/easel"
 	"github.com/easelhq/easel/dynamostore"
+	"github.com/easelhq/easel/internal/awstest"
 )
 
 // failingStore returns a Store whose every call fails with an API error of the given
 // code before anything is sent.
 func failingStore(t *testing.T, code string) *dynamostore.Store {
 	t.Helper()
-	cfg := aws.Config{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider("test", "test", ""),
-		RetryMaxAttempts: 1,
-		APIOptions: []func(*middleware.Stack) error{func(stack *middleware.Stack) error {
-			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("Fail",
-				func(context.Context, middleware.InitializeInput, middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					return middleware.InitializeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{Code: code, Message: "injected"}
-				}), middleware.Before)
-		}},
-	}
+	cfg := awstest.FailingConfig(code)
 	s, err := dynamostore.Open(t.Context(), cfg, "dynamodb://easel")
 	if err != nil {
 		t.Fatalf("Open: %v", err)

@@ -1,17 +1,12 @@
 package s3blob_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
-
 	"github.com/easelhq/easel"
+	"github.com/easelhq/easel/internal/awstest"
 	"github.com/easelhq/easel/s3blob"
 )
 
@@ -19,17 +14,7 @@ import (
 // code before anything is sent.
 func failingStore(t *testing.T, code string) *s3blob.Store {
 	t.Helper()
-	cfg := aws.Config{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider("test", "test", ""),
-		RetryMaxAttempts: 1,
-		APIOptions: []func(*middleware.Stack) error{func(stack *middleware.Stack) error {
-			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("Fail",
-				func(context.Context, middleware.InitializeInput, middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					return middleware.InitializeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{Code: code, Message: "injected"}
-				}), middleware.Before)
-		}},
-	}
+	cfg := awstest.FailingConfig(code)
 	s, err := s3blob.Open(t.Context(), cfg, "s3://easel-images?prefix=images/", "", 0)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

@@ -31,16 +31,11 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var aws awsLoader
-	cat, err := openCatalog(ctx, stores.catalogURL(), &aws)
+	cat, err := openReady(ctx, stores.catalogURL(), &aws)
 	if err != nil {
 		return err
 	}
 	defer cat.close()
-	if cat.local {
-		if err := cat.migrate(ctx); err != nil {
-			return fmt.Errorf("migrate catalog: %w", err)
-		}
-	}
 	switch sub {
 	case "create":
 		if user == "" {

@@ -99,16 +99,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	siteURL := "http://" + displayAddr(ln.Addr())
 
 	var aws awsLoader
-	cat, err := openCatalog(ctx, c.stores.catalogURL(), &aws)
+	cat, err := openReady(ctx, c.stores.catalogURL(), &aws)
 	if err != nil {
 		return err
 	}
 	defer cat.close()
-	if cat.local {
-		if err := cat.migrate(ctx); err != nil {
-			return fmt.Errorf("migrate catalog: %w", err)
-		}
-	}
 	base := publicBase(c.publicURL, siteURL)
 	blobs, local, err := openBlobs(ctx, c.stores.blobURL(), publicBaseFor(c.publicURL, base, c.stores.blobURL()), c.presign, &aws)
 	if err != nil {

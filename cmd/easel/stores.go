@@ -79,6 +79,22 @@ func openCatalog(ctx context.Context, raw string, l *awsLoader) (*catalog, error
 	return nil, usageError{fmt.Errorf("catalog %q: unknown scheme %q (want sqlite or dynamodb)", raw, scheme)}
 }
 
+// openReady opens the catalog for a command that uses it at once: a local (SQLite)
+// catalog is migrated first; a DynamoDB table is created by `easel migrate` or the CDK app.
+func openReady(ctx context.Context, raw string, l *awsLoader) (*catalog, error) {
+	cat, err := openCatalog(ctx, raw, l)
+	if err != nil {
+		return nil, err
+	}
+	if cat.local {
+		if err := cat.migrate(ctx); err != nil {
+			cat.close()
+			return nil, fmt.Errorf("migrate catalog: %w", err)
+		}
+	}
+	return cat, nil
+}
+
 // openBlobs opens the blob store. local reports a folder store, which easel serves
 // itself under /images/.
 func openBlobs(ctx context.Context, raw, publicURL string, presign time.Duration, l *awsLoader) (store easel.BlobStore, local bool, err error) {
