@@ -6,7 +6,8 @@ import (
 )
 
 // Catalog is the metadata port: image records, API keys, idempotency records, quota
-// counters and settings. Every method that takes a userID acts only on that user's
+// counters and settings. Times are kept to the millisecond, in UTC; seeds keep all 64
+// bits. The storetest package holds the conformance suite every adapter passes. Every method that takes a userID acts only on that user's
 // items: another user's item is ENotFound, never EForbidden. Implementations are safe
 // for concurrent use and across processes sharing the same backend.
 type Catalog interface {
@@ -28,7 +29,8 @@ type ImageCatalog interface {
 	// MarkReady sets a pending record's status to ready. ENotFound if the record is
 	// gone (swept or deleted), in which case the caller must not answer with it.
 	MarkReady(ctx context.Context, userID, id string) error
-	// SetThumbKey records the thumbnail of a ready image. ENotFound if it is gone.
+	// SetThumbKey records the thumbnail of a ready image. ENotFound if it is gone
+	// (callers set it only after MarkReady).
 	SetThumbKey(ctx context.Context, userID, id, thumbKey string) error
 	// GetImage returns the user's ready image. ENotFound otherwise.
 	GetImage(ctx context.Context, userID, id string) (*Image, error)
@@ -36,11 +38,14 @@ type ImageCatalog interface {
 	// the sweeper and the local image server. ENotFound if none.
 	LookupImage(ctx context.Context, id string) (*Image, error)
 	// ListImages returns a page of the user's ready images, newest first (CreatedAt
-	// descending, then ID descending), and the cursor of the next page, nil at the end.
+	// descending, then ID descending), and the cursor of the next page: nil when the page
+	// is shorter than the limit (an adapter may return one last, empty page). Callers pass
+	// a limit of 1..MaxPageSize.
 	ListImages(ctx context.Context, userID string, opt ListOptions) ([]*Image, *PageCursor, error)
 	// DeleteImage deletes the user's record and returns it. ENotFound if none.
 	DeleteImage(ctx context.Context, userID, id string) (*Image, error)
-	// ListPending returns up to limit pending records created before the given time.
+	// ListPending returns up to limit pending records created strictly before the given
+	// time.
 	ListPending(ctx context.Context, before time.Time, limit int) ([]*Image, error)
 	// DeletePending deletes a record only while it is still pending. ENotFound if it
 	// is gone or ready.
@@ -95,9 +100,11 @@ type IdempotencyCatalog interface {
 	// BeginIdempotent stores rec (State running) unless a live record exists for the
 	// same user and key, in which case it returns that record and EConflict.
 	BeginIdempotent(ctx context.Context, rec *IdempotencyRecord) (*IdempotencyRecord, error)
-	// FinishIdempotent stores the answer of a running record (State done).
+	// FinishIdempotent stores the answer of a running record (State done). ENotFound if
+	// the record is no longer running for the same request hash.
 	FinishIdempotent(ctx context.Context, rec *IdempotencyRecord) error
-	// AbortIdempotent deletes a running record, so that the request can be retried.
+	// AbortIdempotent deletes a running record, so that the request can be retried. A
+	// finished record keeps its answer; a missing one is not an error.
 	AbortIdempotent(ctx context.Context, userID, key string) error
 }
 
