@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,29 +14,15 @@ import (
 
 	"github.com/easelhq/easel"
 	"github.com/easelhq/easel/httpapi"
-	"github.com/easelhq/easel/localfs"
+	"github.com/easelhq/easel/internal/localtest"
 	"github.com/easelhq/easel/offline"
 	"github.com/easelhq/easel/service"
-	"github.com/easelhq/easel/sqlitestore"
 )
 
 // newServer wires a Server over real local adapters in a temp folder.
 func newServer(t testing.TB, cfg httpapi.Config) (*httpapi.Server, string) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "easel.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	fs, err := localfs.New(filepath.Join(dir, "images"), "http://example.test/images/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, fs, dir := localtest.Stores(t, "http://example.test/images/")
 	svc, err := service.New(service.Config{Models: []easel.Model{offline.New()}, Catalog: st, Blobs: fs})
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ package service_test
 
 import (
 	"context"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -12,9 +11,8 @@ import (
 	"github.com/easelhq/easel"
 	"github.com/easelhq/easel/bedrock/bedrocktest"
 	"github.com/easelhq/easel/bench"
-	"github.com/easelhq/easel/localfs"
+	"github.com/easelhq/easel/internal/localtest"
 	"github.com/easelhq/easel/service"
-	"github.com/easelhq/easel/sqlitestore"
 )
 
 // benchModel is a zero-latency model answering every call with one realistic image:
@@ -59,21 +57,7 @@ func (m *benchModel) Generate(_ context.Context, req *easel.GenerateRequest) (*e
 // b.TempDir) with no limits, no thumbnails and the model m.
 func benchService(b *testing.B, m easel.Model) *service.Service {
 	b.Helper()
-	ctx := context.Background()
-	dir := b.TempDir()
-	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "easel.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	fs, err := localfs.New(filepath.Join(dir, "images"), "http://127.0.0.1/images/")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { fs.Close() })
+	st, fs, _ := localtest.Stores(b, "http://127.0.0.1/images/")
 	limits := service.DefaultLimits()
 	limits.UserRate, limits.UserConcurrency, limits.MaxInflight = 0, 0, 0
 	svc, err := service.New(service.Config{Models: []easel.Model{m}, Catalog: st, Blobs: fs, Limits: limits})

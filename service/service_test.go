@@ -15,9 +15,8 @@ import (
 	"time"
 
 	"github.com/easelhq/easel"
-	"github.com/easelhq/easel/localfs"
+	"github.com/easelhq/easel/internal/localtest"
 	"github.com/easelhq/easel/service"
-	"github.com/easelhq/easel/sqlitestore"
 )
 
 // fixedModel is a zero-latency test model: it answers every call with the same
@@ -130,20 +129,7 @@ type env struct {
 
 func newEnv(t testing.TB, limits service.Limits) *env {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "easel.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	fs, err := localfs.New(filepath.Join(dir, "images"), "http://127.0.0.1/images/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, fs, dir := localtest.Stores(t, "http://127.0.0.1/images/")
 	e := &env{
 		model: newFixedModel(t, 64, 64),
 		blobs: &faultyBlobs{BlobStore: fs},
@@ -153,6 +139,7 @@ func newEnv(t testing.TB, limits service.Limits) *env {
 		alice: &service.Principal{UserID: "alice"},
 		bob:   &service.Principal{UserID: "bob"},
 	}
+	var err error
 	e.svc, err = service.New(service.Config{
 		Models: []easel.Model{e.model}, Catalog: e.cat, Blobs: e.blobs, Limits: limits,
 		SweepAfter: 10 * time.Minute, Now: e.clock.Now,
