@@ -509,3 +509,19 @@ func TestAbandonedIdempotencyKeyIsTakenOver(t *testing.T) {
 		t.Errorf("replay after the takeover = %+v, %v", again, err)
 	}
 }
+
+// A generation that outlives the drain timeout stores its images after Close: that
+// must not panic (the thumbnail queue is closed by then).
+func TestStoreAfterClose(t *testing.T) {
+	e := newEnv(t, unlimited())
+	svc, err := service.New(service.Config{
+		Models: []easel.Model{e.model}, Catalog: e.cat, Blobs: e.blobs, Limits: unlimited(), Thumbnails: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Close(context.Background())
+	if _, err := svc.Generate(context.Background(), e.alice, req("late"), ""); err != nil {
+		t.Errorf("Generate after Close = %v, want the image stored without a thumbnail", err)
+	}
+}

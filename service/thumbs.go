@@ -15,7 +15,9 @@ type thumbPool struct {
 	s    *Service
 	jobs chan thumbJob
 	wg   sync.WaitGroup
-	once sync.Once
+
+	mu     sync.Mutex // guards closed and sends on jobs
+	closed bool
 }
 
 type thumbJob struct {
@@ -32,6 +34,12 @@ func newThumbPool(s *Service, workers, queue int) *thumbPool {
 }
 
 func (p *thumbPool) enqueue(img *easel.Image, data []byte) {
+	// A request that outlives the drain timeout may still store images after close.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
 	select {
 	case p.jobs <- thumbJob{img: img, data: data}:
 	default:
@@ -68,7 +76,12 @@ func (p *thumbPool) make(j thumbJob) {
 
 // close stops accepting jobs and waits for the queued ones until ctx ends.
 func (p *thumbPool) close(ctx context.Context) {
-	p.once.Do(func() { close(p.jobs) })
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.jobs)
+	}
+	p.mu.Unlock()
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
 	select {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/easelhq/easel/httpapi"
@@ -188,7 +189,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // publicBaseFor gives the blob store its URL base: the configured public URL, or for a
 // local folder easel's own /images/; an S3 store without a public URL presigns.
 func publicBaseFor(configured, base, blobURL string) string {
-	if configured == "" && len(blobURL) >= 5 && blobURL[:5] == "s3://" {
+	if configured == "" && strings.HasPrefix(blobURL, "s3://") {
 		return ""
 	}
 	return base
