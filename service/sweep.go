@@ -20,33 +20,52 @@ type SweepStats struct {
 const sweepBatch = 100
 
 // Sweep removes what crashed or failed requests left behind, once it is older than
-// the sweep window: pending records with their objects, and objects that no record
-// points to. Several instances may sweep at once; every step tolerates that.
+// the sweep window: SweepPending, then SweepOrphans.
 func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
-	var st SweepStats
+	n, err := s.SweepPending(ctx)
+	if err != nil {
+		return SweepStats{PendingRecords: n}, err
+	}
+	m, err := s.SweepOrphans(ctx)
+	return SweepStats{PendingRecords: n, OrphanObjects: m}, err
+}
+
+// SweepPending removes pending records older than the sweep window, with their objects:
+// what a crash or a failed write leaves. It is cheap (an index query), so it runs often.
+// Several instances may sweep at once; every step tolerates that.
+func (s *Service) SweepPending(ctx context.Context) (int, error) {
+	removed := 0
 	cutoff := s.now().Add(-s.sweepAge)
 	for {
 		pending, err := s.catalog.ListPending(ctx, cutoff, sweepBatch)
 		if err != nil {
-			return st, fmt.Errorf("sweep: list pending: %w", err)
+			return removed, fmt.Errorf("sweep: list pending: %w", err)
 		}
 		for _, img := range pending {
 			// Objects first: if this fails, the record stays and the next sweep retries.
 			if err := s.deleteObjects(ctx, img.ID, img.ContentType); err != nil {
-				return st, err
+				return removed, err
 			}
 			err := s.catalog.DeletePending(ctx, img.ID)
 			if err != nil && !easel.IsCode(err, easel.ENotFound) {
-				return st, fmt.Errorf("sweep: delete pending %s: %w", img.ID, err)
+				return removed, fmt.Errorf("sweep: delete pending %s: %w", img.ID, err)
 			}
 			if err == nil {
-				st.PendingRecords++
+				removed++
 			}
 		}
 		if len(pending) < sweepBatch {
-			break
+			return removed, nil
 		}
 	}
+}
+
+// SweepOrphans removes objects older than the sweep window that no record points to.
+// Since a record is written before its object, only a failed object delete leaves one,
+// so this full listing (a catalog lookup per object) runs rarely.
+func (s *Service) SweepOrphans(ctx context.Context) (int, error) {
+	removed := 0
+	cutoff := s.now().Add(-s.sweepAge)
 	errStop := errors.New("stop")
 	err := s.blobs.List(ctx, func(b easel.BlobInfo) error {
 		if ctx.Err() != nil {
@@ -69,13 +88,13 @@ func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
 		if err := s.blobs.Delete(ctx, b.Key); err != nil {
 			return fmt.Errorf("sweep: delete %s: %w", b.Key, err)
 		}
-		st.OrphanObjects++
+		removed++
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStop) {
-		return st, err
+		return removed, err
 	}
-	return st, ctx.Err()
+	return removed, ctx.Err()
 }
 
 func (s *Service) deleteObjects(ctx context.Context, id, contentType string) error {
@@ -87,12 +106,20 @@ func (s *Service) deleteObjects(ctx context.Context, id, contentType string) err
 	return nil
 }
 
-// RunSweeper sweeps every interval until ctx ends, logging what it removed.
-func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
+// RunSweeper sweeps pending records every interval and orphan objects every
+// orphansEvery, until ctx ends, logging what it removed.
+func (s *Service) RunSweeper(ctx context.Context, every, orphansEvery time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var lastOrphans time.Time
 	for {
-		st, err := s.Sweep(ctx)
+		var st SweepStats
+		var err error
+		st.PendingRecords, err = s.SweepPending(ctx)
+		if err == nil && time.Since(lastOrphans) >= orphansEvery {
+			lastOrphans = time.Now()
+			st.OrphanObjects, err = s.SweepOrphans(ctx)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return

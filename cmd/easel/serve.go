@@ -32,6 +32,7 @@ type serveConfig struct {
 	presign   time.Duration
 	sweepAge  time.Duration
 	sweepTick time.Duration
+	orphans   time.Duration
 	bootstrap bool
 }
 
@@ -56,7 +57,8 @@ func (c *serveConfig) bind(f *envFlags) {
 	f.String(&c.origin, "origin-secret", "EASEL_ORIGIN_SECRET", "", "require this value in the X-Origin-Verify header (set by CloudFront)")
 	f.Duration(&c.presign, "presign-expiry", "EASEL_PRESIGN_EXPIRY", time.Hour, "lifetime of presigned S3 URLs when no --public-url is set")
 	f.Duration(&c.sweepAge, "sweep-after", "EASEL_SWEEP_AFTER", 15*time.Minute, "age after which unfinished records and unrecorded objects are removed")
-	f.Duration(&c.sweepTick, "sweep-every", "EASEL_SWEEP_EVERY", 5*time.Minute, "how often to sweep")
+	f.Duration(&c.sweepTick, "sweep-every", "EASEL_SWEEP_EVERY", 5*time.Minute, "how often to sweep unfinished records")
+	f.Duration(&c.orphans, "sweep-orphans-every", "EASEL_SWEEP_ORPHANS_EVERY", 24*time.Hour, "how often to list the blob store for unrecorded objects (left by failed deletes)")
 	f.Bool(&c.bootstrap, "bootstrap-admin", "EASEL_BOOTSTRAP_ADMIN", true, "on the first start with no keys, create user admin and print its key (never in production)")
 }
 
@@ -157,7 +159,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSweep()
-	go svc.RunSweeper(sweepCtx, c.sweepTick)
+	go svc.RunSweeper(sweepCtx, c.sweepTick, c.orphans)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
