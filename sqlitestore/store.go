@@ -73,7 +73,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	writer.SetMaxOpenConns(1)
 	// The writer connects first: it is the one that may switch a new file to WAL.
-	if err := writer.PingContext(ctx); err != nil {
+	if err := connect(ctx, writer); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", abs, err)
 	}
@@ -85,6 +85,33 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	reader.SetMaxOpenConns(maxReaders)
 	reader.SetMaxIdleConns(maxReaders)
 	return &Store{path: abs, writer: writer, reader: reader, wstmts: newStmts(writer), rstmts: newStmts(reader)}, nil
+}
+
+// connect makes db's first connection. Switching a new file to WAL needs the file to
+// itself, and SQLite answers BUSY at once, without waiting out busy_timeout, when
+// another process is doing the same: so that case is retried within BusyTimeout.
+func connect(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(BusyTimeout)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := db.PingContext(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.Code() & 0xff
+	return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
 }
 
 // dsn returns the data source name of the file, with the pragmas every connection
@@ -186,7 +213,7 @@ func dbError(what string, err error) error {
 		return err
 	}
 	switch code := se.Code(); {
-	case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
+	case isBusy(err):
 		// Another process held the file past the busy timeout.
 		return &easel.Error{Code: easel.EOverloaded, Message: "The service is busy; try again shortly.",
 			RetryAfter: time.Second, Err: err}
