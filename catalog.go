@@ -116,3 +116,49 @@ type QuotaCatalog interface {
 	// Counters may expire some time after their period ends.
 	AddUsage(ctx context.Context, userID, period string, n, limit int) (int, error)
 }
+
+// JobCatalog keeps jobs and users' webhook secrets. Every change to a job is a
+// compare-and-swap on Job.Version, so the state machine lives in one place (package
+// service) and adapters only store, index and compare.
+type JobCatalog interface {
+	// CreateJob stores a new job and sets its Version to 1. EConflict if the id exists.
+	CreateJob(ctx context.Context, j *Job) error
+	// UpdateJob replaces the stored job if its Version equals j.Version, then increments
+	// j.Version. EConflict if the stored Version differs (reload and retry), ENotFound
+	// if the job is gone.
+	UpdateJob(ctx context.Context, j *Job) error
+	// GetJob returns the user's job. ENotFound otherwise (another user's job included).
+	GetJob(ctx context.Context, userID, id string) (*Job, error)
+	// LookupJob returns the job with that id whatever its owner. ENotFound if none.
+	LookupJob(ctx context.Context, id string) (*Job, error)
+	// ListJobs returns a page of the user's jobs, newest first (CreatedAt descending,
+	// then ID descending), and the cursor of the next page (nil at the end), as
+	// ListImages does. Callers pass a limit of 1..MaxPageSize.
+	ListJobs(ctx context.Context, userID string, opt JobListOptions) ([]*Job, *PageCursor, error)
+	// CountQueued returns how many jobs are queued: the user's own when userID is not
+	// empty, else everyone's; with before not zero, only those whose QueuedAt is
+	// earlier. It stops counting at limit (a limit <= 0 means no bound).
+	CountQueued(ctx context.Context, userID string, before time.Time, limit int) (int, error)
+	// DueJobs returns up to limit jobs due for the given background work before the
+	// given time, oldest first (see JobDue).
+	DueJobs(ctx context.Context, due JobDue, before time.Time, limit int) ([]*Job, error)
+
+	// WebhookSecret returns the user's webhook signing secret. ENotFound if none.
+	WebhookSecret(ctx context.Context, userID string) (*WebhookSecret, error)
+	// PutWebhookSecret stores the user's secret if the stored Version equals
+	// s.Version (0: there is none yet), then increments s.Version. EConflict
+	// otherwise.
+	PutWebhookSecret(ctx context.Context, s *WebhookSecret) error
+}
+
+// WebhookSecret is a user's key for signing webhooks (Standard Webhooks: "whsec_" and
+// the base64 of the key bytes). After a rotation the previous key still signs, beside
+// the new one, until PreviousUntil.
+type WebhookSecret struct {
+	UserID        string
+	Key           string
+	Previous      string
+	PreviousUntil time.Time
+	CreatedAt     time.Time
+	Version       int64
+}
