@@ -15,6 +15,7 @@ type Catalog interface {
 	KeyCatalog
 	IdempotencyCatalog
 	QuotaCatalog
+	JobCatalog
 	// Setting returns the value stored under name, storing value first if there is
 	// none (first writer wins, across processes). Used for shared secrets.
 	Setting(ctx context.Context, name string, value []byte) ([]byte, error)

@@ -110,7 +110,8 @@ type JobLease struct {
 	Until time.Time `json:"until"`
 }
 
-// Delivery progress of a job's events to the outside (webhooks, the event bus). A sink
+// JobNotify is the progress of what happens after a job's events: thumbnails of its
+// images, and delivery of its events to the outside (webhooks, the event bus). A sink
 // has delivered every event with Seq <= its cursor.
 type JobNotify struct {
 	// WebhookSeq is the last event delivered to the job's webhook (or skipped).
@@ -121,6 +122,10 @@ type JobNotify struct {
 	BusSeq int `json:"bus_seq"`
 	// BusAttempts counts failed tries of the event after BusSeq.
 	BusAttempts int `json:"bus_attempts,omitempty"`
+	// Thumbs is set once every image of the job has its thumbnail (or cannot have one).
+	Thumbs bool `json:"thumbs,omitempty"`
+	// ThumbAttempts counts failed rounds of making thumbnails.
+	ThumbAttempts int `json:"thumb_attempts,omitempty"`
 	// DueAt, when not zero, is when the notifier should next look at this job: some
 	// sink is behind. Zero: nothing to deliver.
 	DueAt time.Time `json:"due_at,omitzero"`

@@ -69,8 +69,12 @@ type ModelSpec struct {
 	// DefaultAspectRatio applies when the model takes aspect ratios.
 	DefaultAspectRatio string `json:"default_aspect_ratio,omitempty"`
 
-	MaxImages int    `json:"max_images"` // n per request
-	SeedMax   uint64 `json:"seed_max"`   // seeds are 0..SeedMax
+	MaxImages int `json:"max_images"` // n per request
+	// ImagesPerCall is how many images one call to the model makes (1 for models
+	// that make n images with n calls); 0: all n in one call. Per-minute model
+	// budgets count calls.
+	ImagesPerCall int    `json:"images_per_call,omitempty"`
+	SeedMax       uint64 `json:"seed_max"` // seeds are 0..SeedMax
 
 	CFGScale *FloatRange `json:"cfg_scale,omitempty"` // nil: not accepted
 	Styles   []string    `json:"styles,omitempty"`

@@ -94,6 +94,7 @@ func stabilitySpec(name, desc string) easel.ModelSpec {
 		AspectRatios:       stabilityAspectRatios(),
 		DefaultAspectRatio: "1:1",
 		MaxImages:          stabilityMaxImages,
+		ImagesPerCall:      1,
 		SeedMax:            4294967294,
 		OutputFormats:      []string{"png", "jpeg"},
 	}
@@ -201,6 +202,7 @@ func knownModels() map[string]modelInfo {
 			Sizes:           sdxlSizes(),
 			DefaultSize:     easel.Size{Width: 1024, Height: 1024},
 			MaxImages:       stabilityMaxImages,
+			ImagesPerCall:   1,
 			SeedMax:         4294967295,
 			CFGScale:        &easel.FloatRange{Min: 0, Max: 35, Default: 7},
 			Styles:          sdxlStyles(),

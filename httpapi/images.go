@@ -73,36 +73,6 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) createImages(w http.ResponseWriter, r *http.Request) {
-	var req easel.GenerateRequest
-	if err := s.decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if !s.cfg.Production {
-		s.cfg.Logger.Debug("generate", "user", principalOf(r).UserID, "model", req.Model, "prompt", req.Prompt)
-	}
-	res, err := s.cfg.Service.Generate(r.Context(), principalOf(r), &req, r.Header.Get("Idempotency-Key"))
-	setRateHeaders(w, s.cfg.Service.RateStatus(principalOf(r).UserID))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	imgs, err := s.imagesJSON(r.Context(), res.Images)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if res.Replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	}
-	body := map[string]any{"images": imgs}
-	if res.Filtered > 0 {
-		body["filtered"] = res.Filtered
-	}
-	writeJSON(w, http.StatusCreated, body)
-}
-
 func setRateHeaders(w http.ResponseWriter, st service.RateStatus) {
 	if st.Limit == 0 {
 		return

@@ -21,7 +21,9 @@ type Metrics struct {
 	images     *prometheus.CounterVec
 	imageBytes *prometheus.CounterVec
 	rejections *prometheus.CounterVec
-	inflight   prometheus.Gauge
+	jobs       *prometheus.CounterVec
+	handedBack prometheus.Counter
+	webhooks   *prometheus.CounterVec
 }
 
 var _ service.Observer = (*Metrics)(nil)
@@ -50,11 +52,17 @@ func NewMetrics() *Metrics {
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "easel_rejections_total", Help: "Requests refused by a limit, by reason (rate, concurrency, inflight, quota).",
 		}, []string{"reason"}),
-		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "easel_generations_in_flight", Help: "Generation requests in progress on this instance.",
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "easel_jobs_total", Help: "Jobs queued by requests (status queued) and jobs ended here, by status.",
+		}, []string{"status"}),
+		handedBack: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "easel_jobs_handed_back_total", Help: "Running jobs whose worker was gone, put back on the queue by the reaper.",
 		}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "easel_webhook_deliveries_total", Help: "Webhook delivery attempts by result (delivered, failed, dropped after the retry period).",
+		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.generation, m.images, m.imageBytes, m.rejections, m.inflight,
+	m.reg.MustRegister(m.requests, m.latency, m.generation, m.images, m.imageBytes, m.rejections, m.jobs, m.handedBack, m.webhooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -78,3 +86,22 @@ func (m *Metrics) GenerateFailed(model, code string, took time.Duration) {
 
 // Rejected implements service.Observer.
 func (m *Metrics) Rejected(reason string) { m.rejections.WithLabelValues(reason).Inc() }
+
+// JobQueued implements service.Observer.
+func (m *Metrics) JobQueued() { m.jobs.WithLabelValues("queued").Inc() }
+
+// JobFinished implements service.Observer.
+func (m *Metrics) JobFinished(status string) { m.jobs.WithLabelValues(status).Inc() }
+
+// JobHandedBack implements service.Observer.
+func (m *Metrics) JobHandedBack() { m.handedBack.Inc() }
+
+// Webhook implements service.Observer.
+func (m *Metrics) Webhook(result string) { m.webhooks.WithLabelValues(result).Inc() }
+
+// watchInflight exports the instance's generations in progress, read from f.
+func (m *Metrics) watchInflight(f func() float64) {
+	_ = m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "easel_generations_in_flight", Help: "Generations in progress on this instance (synchronous requests and queued jobs).",
+	}, f))
+}

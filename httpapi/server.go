@@ -64,6 +64,7 @@ func New(cfg Config) *Server {
 		cfg.Metrics = NewMetrics()
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	cfg.Metrics.watchInflight(func() float64 { return float64(cfg.Service.InFlight()) })
 	s.routesInit()
 	s.handler = s.recoverPanics(s.observe(s.checkOrigin(s.secureHeaders(s.mux))))
 	return s
@@ -82,11 +83,17 @@ func (s *Server) routesInit() {
 
 	s.handle("GET /v1/me", s.auth(s.me))
 	s.handle("GET /v1/models", s.auth(s.models))
-	s.handle("POST /v1/images", s.shed(s.auth(s.createImages)))
+	s.handle("POST /v1/images", s.auth(s.createImages))
 	s.handle("GET /v1/images", s.auth(s.listImages))
 	s.handle("GET /v1/images/{id}", s.auth(s.getImage))
 	s.handle("DELETE /v1/images/{id}", s.auth(s.deleteImage))
 	s.handle("POST /v1/images/generations", s.shed(s.auth(s.openAIGenerations)))
+	s.handle("GET /v1/jobs", s.auth(s.listJobs))
+	s.handle("GET /v1/jobs/{id}", s.auth(s.getJob))
+	s.handle("POST /v1/jobs/{id}/cancel", s.auth(s.cancelJob))
+	s.handle("GET /v1/jobs/{id}/events", s.auth(s.jobEvents))
+	s.handle("GET /v1/webhooks/secret", s.auth(s.webhookSecret))
+	s.handle("POST /v1/webhooks/secret/rotate", s.auth(s.rotateWebhookSecret))
 
 	if s.cfg.ServeImages {
 		s.handle("GET /images/{key}", http.HandlerFunc(s.serveImage))
@@ -163,8 +170,6 @@ func (s *Server) shed(next http.Handler) http.Handler {
 			return
 		}
 		defer release()
-		s.cfg.Metrics.inflight.Inc()
-		defer s.cfg.Metrics.inflight.Dec()
 		next.ServeHTTP(w, r)
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -26,161 +25,98 @@ type GenerateResult struct {
 	Images []*easel.Image `json:"images"`
 	// Filtered counts images the model's content filter removed.
 	Filtered int `json:"filtered,omitempty"`
+	// Failed counts images that could not be made or stored while others were.
+	Failed int `json:"failed,omitempty"`
 	// Replayed is true when the answer comes from an earlier request with the same
 	// Idempotency-Key.
 	Replayed bool `json:"-"`
 }
 
-// Generate validates req, applies the caller's limits, calls the model and stores the
-// images: for each, a pending record, then the object, then the record marked ready,
-// so that a crash at any point leaves either nothing visible or a complete image.
-// With a non-empty idempotencyKey, a repeated request gets the first answer and the
-// model is called once.
+// Generate makes images and waits for them: the request becomes a job that runs at
+// once on this instance (see Submit), and the answer is its images. With a non-empty
+// idempotencyKey, a repeated request gets the first answer and the model is called
+// once. If the job has not ended within GenerateTimeout plus a minute (it was handed
+// back to the queue: a drain, or the model's throttling), EModelTimeout says so; the
+// job still ends, and a retry with the same key gets its answer.
 func (s *Service) Generate(ctx context.Context, p *Principal, req *easel.GenerateRequest, idempotencyKey string) (*GenerateResult, error) {
-	m, err := s.model(req.Model)
+	sub, err := s.Submit(ctx, p, req, JobOptions{}, idempotencyKey, false)
 	if err != nil {
 		return nil, err
 	}
-	spec := m.Spec()
-	if err := spec.Validate(req); err != nil {
-		return nil, err
-	}
-	if len(idempotencyKey) > 255 {
-		return nil, easel.ParamErrorf("Idempotency-Key", "The Idempotency-Key header is at most 255 characters.")
-	}
-	reqHash := requestHash(req)
-	if err := s.users.allow(p.UserID); err != nil {
-		s.obs.Rejected("rate")
-		return nil, err
-	}
-	done, err := s.users.begin(p.UserID)
+	j, imgs, err := s.Wait(ctx, p, sub, s.SyncWait())
 	if err != nil {
-		s.obs.Rejected("concurrency")
 		return nil, err
 	}
-	defer done()
-
-	if idempotencyKey != "" {
-		res, replay, err := s.beginIdempotent(ctx, p, idempotencyKey, reqHash)
-		if err != nil || replay {
-			return res, err
-		}
-	}
-	res, err := s.generate(ctx, p, m, spec, req)
-	if idempotencyKey != "" {
-		s.finishIdempotent(p, idempotencyKey, reqHash, res, err)
-	}
-	return res, err
+	return ResultOf(j, imgs, sub.Replayed)
 }
 
-func (s *Service) generate(ctx context.Context, p *Principal, m easel.Model, spec easel.ModelSpec, req *easel.GenerateRequest) (*GenerateResult, error) {
-	r := *req
-	spec.Normalize(&r)
-	if r.Seed == nil {
-		seed := randomSeed(spec.SeedMax)
-		r.Seed = &seed
-	}
-	period := s.now().UTC().Format(time.DateOnly)
-	if s.limits.DailyQuota > 0 {
-		if _, err := s.catalog.AddUsage(ctx, p.UserID, period, r.N, s.limits.DailyQuota); err != nil {
-			if easel.IsCode(err, easel.EQuotaExceeded) {
-				s.obs.Rejected("quota")
-				return nil, &easel.Error{
-					Code:       easel.EQuotaExceeded,
-					Message:    fmt.Sprintf("Your daily quota of %d images is used up; it resets at midnight UTC.", s.limits.DailyQuota),
-					RetryAfter: untilMidnight(s.now()),
-				}
-			}
-			return nil, fmt.Errorf("count usage: %w", err)
-		}
-	}
-	refund := func(n int) {
-		if s.limits.DailyQuota > 0 && n > 0 {
-			if _, err := s.catalog.AddUsage(context.WithoutCancel(ctx), p.UserID, period, -n, 0); err != nil {
-				s.log.Warn("refund quota", "user", p.UserID, "err", err)
-			}
-		}
-	}
+// SyncWait is how long a synchronous request waits for its job.
+func (s *Service) SyncWait() time.Duration { return s.limits.GenerateTimeout + time.Minute }
 
-	start := s.now()
-	gctx, cancel := context.WithTimeout(ctx, s.limits.GenerateTimeout)
-	gen, err := m.Generate(gctx, &r)
-	cancel()
-	took := s.now().Sub(start)
-	if err == nil && len(gen.Images) == 0 {
-		err = easel.Errorf(easel.EModelError, "The model returned no image.")
+// ResultOf turns a job that ended into the answer of a synchronous request: its
+// images, or its error. A job that has not ended is EModelTimeout.
+func ResultOf(j *easel.Job, imgs []*easel.Image, replayed bool) (*GenerateResult, error) {
+	switch j.Status {
+	case easel.JobSucceeded:
+		return &GenerateResult{Images: imgs, Filtered: j.Filtered, Failed: j.Failed, Replayed: replayed}, nil
+	case easel.JobFailed:
+		return nil, errorOfJob(j)
+	case easel.JobCanceled:
+		return nil, easel.Errorf(easel.EConflict, "The job was canceled.")
 	}
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			err = easel.WrapError(easel.EModelTimeout, err, "The model did not answer within %s.", s.limits.GenerateTimeout)
-		}
-		refund(r.N)
-		s.obs.GenerateFailed(spec.ID, easel.ErrorCode(err), took)
-		return nil, err
+	return nil, &easel.Error{
+		Code:       easel.EModelTimeout,
+		Message:    "The images are not ready yet; the job goes on: see " + JobPath(j.ID) + ".",
+		RetryAfter: 5 * time.Second,
 	}
-	refund(gen.Filtered)
-
-	images, err := s.store(context.WithoutCancel(ctx), p, &r, gen)
-	if err != nil {
-		refund(r.N - gen.Filtered)
-		s.obs.GenerateFailed(spec.ID, easel.ErrorCode(err), took)
-		return nil, err
-	}
-	var total int64
-	for _, img := range images {
-		total += img.Bytes
-	}
-	s.obs.Generated(spec.ID, took, len(images), total)
-	return &GenerateResult{Images: images, Filtered: gen.Filtered}, nil
 }
 
-// store records and uploads the generated images in parallel. It runs to completion
-// even when the caller has gone (its context is detached by the caller), so that work
-// the model was paid for is kept for an idempotent retry.
-func (s *Service) store(ctx context.Context, p *Principal, req *easel.GenerateRequest, gen *easel.Generation) ([]*easel.Image, error) {
+// storeGeneration records and uploads the generated images in parallel, each as a
+// pending record, then the object, then the record marked ready, so that a crash at
+// any point leaves either nothing visible or a complete image. Images that could not
+// be stored are counted in failed (and what they left is cleaned up); the others are
+// kept: the model was paid for them. It returns the stored images with their bytes,
+// and modelErr joined with the storage errors.
+func (s *Service) storeGeneration(ctx context.Context, user string, req *easel.GenerateRequest, gen *easel.Generation, modelErr error) (images []*easel.Image, data [][]byte, failed int, err error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
-	images := make([]*easel.Image, len(gen.Images))
+	imgs := make([]*easel.Image, len(gen.Images))
+	datas := make([][]byte, len(gen.Images))
 	errs := make([]error, len(gen.Images))
 	var wg sync.WaitGroup
 	for i := range gen.Images {
 		wg.Go(func() {
-			images[i], errs[i] = s.storeOne(ctx, p, req, &gen.Images[i], now)
+			imgs[i], datas[i], errs[i] = s.storeOne(ctx, user, req, &gen.Images[i], now)
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		// Leave nothing half-done: remove what did get stored. What fails here is
-		// left to the sweeper (pending records and unrecorded objects).
-		for _, img := range images {
-			if img != nil {
-				if _, derr := s.catalog.DeleteImage(ctx, p.UserID, img.ID); derr == nil {
-					_ = s.blobs.Delete(ctx, img.Key)
-				}
-			}
+	for i, img := range imgs {
+		if img != nil {
+			images, data = append(images, img), append(data, datas[i])
+		} else {
+			failed++
 		}
-		return nil, err
 	}
-	return images, nil
+	return images, data, failed, errors.Join(append([]error{modelErr}, errs...)...)
 }
 
-func (s *Service) storeOne(ctx context.Context, p *Principal, req *easel.GenerateRequest, gi *easel.GeneratedImage, now time.Time) (*easel.Image, error) {
+func (s *Service) storeOne(ctx context.Context, user string, req *easel.GenerateRequest, gi *easel.GeneratedImage, now time.Time) (*easel.Image, []byte, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(gi.Data))
 	if err != nil {
-		return nil, easel.WrapError(easel.EModelError, err, "The model returned data that is not an image.")
+		return nil, nil, easel.WrapError(easel.EModelError, err, "The model returned data that is not an image.")
 	}
 	contentType := "image/" + format
 	data := gi.Data
 	if format == "png" {
 		data, err = pngtext.Insert(data, pngtext.Chunk("parameters", parameters(req, gi)))
 		if err != nil {
-			return nil, easel.WrapError(easel.EModelError, err, "The model returned a malformed PNG.")
+			return nil, nil, easel.WrapError(easel.EModelError, err, "The model returned a malformed PNG.")
 		}
 	}
 	sum := sha256.Sum256(data)
 	id := easel.NewID()
 	img := &easel.Image{
 		ID:             id,
-		UserID:         p.UserID,
+		UserID:         user,
 		Status:         easel.StatusPending,
 		Model:          req.Model,
 		Prompt:         req.Prompt,
@@ -199,21 +135,18 @@ func (s *Service) storeOne(ctx context.Context, p *Principal, req *easel.Generat
 		CreatedAt:      now,
 	}
 	if err := s.catalog.CreateImage(ctx, img); err != nil {
-		return nil, fmt.Errorf("record image %s: %w", id, err)
+		return nil, nil, fmt.Errorf("record image %s: %w", id, err)
 	}
 	if err := s.blobs.Put(ctx, img.Key, data, contentType); err != nil {
 		s.discard(ctx, img)
-		return nil, fmt.Errorf("store image %s: %w", id, err)
+		return nil, nil, fmt.Errorf("store image %s: %w", id, err)
 	}
-	if err := s.catalog.MarkReady(ctx, p.UserID, id); err != nil {
+	if err := s.catalog.MarkReady(ctx, user, id); err != nil {
 		s.discard(ctx, img)
-		return nil, fmt.Errorf("mark image %s ready: %w", id, err)
+		return nil, nil, fmt.Errorf("mark image %s ready: %w", id, err)
 	}
 	img.Status = easel.StatusReady
-	if s.thumbs != nil {
-		s.thumbs.enqueue(img, data)
-	}
-	return img, nil
+	return img, data, nil
 }
 
 // discard removes what storeOne wrote for a pending image, object first, so that a
@@ -244,14 +177,6 @@ func parameters(req *easel.GenerateRequest, gi *easel.GeneratedImage) string {
 	}
 	pairs = append(pairs, [2]string{"Generator", "Easel"})
 	return pngtext.Parameters(req.Prompt, req.NegativePrompt, pairs...)
-}
-
-// requestHash identifies a request for idempotency: the request as the caller sent it
-// (before defaults), in Go's fixed field order.
-func requestHash(req *easel.GenerateRequest) string {
-	b, _ := json.Marshal(req)
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
 }
 
 func randomSeed(maxSeed uint64) uint64 {

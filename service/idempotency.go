@@ -3,23 +3,15 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"net/http"
+	"fmt"
 	"time"
 
 	"github.com/easelhq/easel"
 )
 
-// storedError is how a final error is kept in an idempotency record.
-type storedError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Param   string `json:"param,omitempty"`
-}
-
 // beginIdempotent claims the key for this request. replay is true when an earlier
-// answer (result or error) is returned instead.
-func (s *Service) beginIdempotent(ctx context.Context, p *Principal, key, reqHash string) (*GenerateResult, bool, error) {
+// request with the key made a job: its id is returned.
+func (s *Service) beginIdempotent(ctx context.Context, p *Principal, key, reqHash string) (string, bool, error) {
 	now := s.now().UTC()
 	rec := &easel.IdempotencyRecord{
 		UserID:      p.UserID,
@@ -31,88 +23,45 @@ func (s *Service) beginIdempotent(ctx context.Context, p *Principal, key, reqHas
 	}
 	prev, err := s.catalog.BeginIdempotent(ctx, rec)
 	if err == nil {
-		return nil, false, nil
+		return "", false, nil
 	}
 	if easel.IsCode(err, easel.EConflict) && prev != nil && prev.State == easel.IdempotencyRunning &&
-		prev.RequestHash == reqHash && now.Sub(prev.CreatedAt) > s.idempotencyLease() {
-		// The instance that claimed the key died mid-request (it would have finished or
-		// released it by now): take the key over. If two retries race here, the
-		// catalog's conditional write lets one win and the other sees a conflict.
+		prev.RequestHash == reqHash && now.Sub(prev.CreatedAt) > idempotencyLease {
+		// The instance that claimed the key died before it made the job: take the key
+		// over. If two retries race here, the catalog's conditional write lets one win
+		// and the other sees a conflict.
 		if aerr := s.catalog.AbortIdempotent(ctx, p.UserID, key); aerr != nil {
-			return nil, true, aerr
+			return "", true, aerr
 		}
 		if prev, err = s.catalog.BeginIdempotent(ctx, rec); err == nil {
 			s.log.Warn("took over an abandoned idempotency key", "user", p.UserID)
-			return nil, false, nil
+			return "", false, nil
 		}
 	}
 	if !easel.IsCode(err, easel.EConflict) || prev == nil {
-		return nil, true, err
+		return "", true, err
 	}
 	if prev.RequestHash != reqHash {
-		return nil, true, &easel.Error{
+		return "", true, &easel.Error{
 			Code:    easel.EIdempotencyMismatch,
 			Param:   "Idempotency-Key",
 			Message: "This Idempotency-Key was used with a different request.",
 		}
 	}
 	if prev.State != easel.IdempotencyDone {
-		return nil, true, &easel.Error{
+		return "", true, &easel.Error{
 			Code:       easel.EConflict,
 			Message:    "A request with this Idempotency-Key is still in progress.",
 			RetryAfter: time.Second,
 		}
 	}
-	if prev.StatusCode != http.StatusCreated {
-		var e storedError
-		if err := json.Unmarshal(prev.Response, &e); err != nil {
-			return nil, true, err
-		}
-		return nil, true, &easel.Error{Code: e.Code, Message: e.Message, Param: e.Param}
+	var kept idempotentJob
+	if err := json.Unmarshal(prev.Response, &kept); err != nil || !easel.ValidID(kept.JobID) {
+		return "", true, fmt.Errorf("idempotency record of %q: unreadable answer", p.UserID)
 	}
-	var res GenerateResult
-	if err := json.Unmarshal(prev.Response, &res); err != nil {
-		return nil, true, err
-	}
-	res.Replayed = true
-	return &res, true, nil
+	return kept.JobID, true, nil
 }
 
-// idempotencyLease is how long a running request may hold its key: the longest a
-// generation can take plus a margin for storing it.
-func (s *Service) idempotencyLease() time.Duration {
-	return s.limits.GenerateTimeout + time.Minute
-}
-
-// finishIdempotent stores the answer of a request that claimed a key. Results and
-// final errors (the same request would fail the same way: bad input, content policy)
-// are kept; for errors worth retrying (limits, timeouts, outages) the key is released.
-func (s *Service) finishIdempotent(p *Principal, key, reqHash string, res *GenerateResult, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rec := &easel.IdempotencyRecord{UserID: p.UserID, Key: key, RequestHash: reqHash, State: easel.IdempotencyDone}
-	var body []byte
-	switch code := easel.ErrorCode(err); {
-	case err == nil:
-		rec.StatusCode = http.StatusCreated
-		body, _ = json.Marshal(res)
-	case code == easel.EContentPolicy || code == easel.EInvalid:
-		var e *easel.Error
-		if errors.As(err, &e) {
-			rec.StatusCode = http.StatusUnprocessableEntity
-			body, _ = json.Marshal(storedError{Code: e.Code, Message: e.Message, Param: e.Param})
-		}
-	}
-	if body == nil {
-		if aerr := s.catalog.AbortIdempotent(ctx, p.UserID, key); aerr != nil {
-			s.log.Warn("release idempotency key", "user", p.UserID, "err", aerr)
-		}
-		return
-	}
-	rec.Response = body
-	now := s.now().UTC()
-	rec.CreatedAt, rec.ExpiresAt = now, now.Add(s.limits.IdempotencyTTL)
-	if ferr := s.catalog.FinishIdempotent(ctx, rec); ferr != nil {
-		s.log.Warn("store idempotent answer", "user", p.UserID, "err", ferr)
-	}
-}
+// idempotencyLease is how long a request may hold its key before making its job: a
+// few catalog writes, so a minute means the instance died.
+const idempotencyLease = time.Minute

@@ -130,6 +130,16 @@ func (u *userLimiter) begin(user string) (func(), error) {
 	}, nil
 }
 
+// canBegin reports whether user may start one more generation now.
+func (u *userLimiter) canBegin(user string) bool {
+	if u.limits.UserConcurrency <= 0 {
+		return true
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.running[user] < u.limits.UserConcurrency
+}
+
 // RateStatus returns the user's request budget, for RateLimit-* headers. Limit is 0
 // when requests are not rate limited.
 func (s *Service) RateStatus(user string) RateStatus { return s.users.status(user) }
@@ -143,7 +153,7 @@ func (s *Service) AcquireInflight() (func(), error) {
 	}
 	select {
 	case s.inflight <- struct{}{}:
-		return func() { <-s.inflight }, nil
+		return func() { <-s.inflight; s.wakeDispatcher() }, nil
 	default:
 		s.obs.Rejected("inflight")
 		return nil, &easel.Error{
@@ -153,6 +163,9 @@ func (s *Service) AcquireInflight() (func(), error) {
 		}
 	}
 }
+
+// InFlight returns the generations in progress on this instance.
+func (s *Service) InFlight() int { return len(s.inflight) }
 
 func seconds(d time.Duration) string {
 	n := int(math.Ceil(d.Seconds()))

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/easelhq/easel"
@@ -52,11 +53,14 @@ type Config struct {
 	Catalog easel.Catalog
 	Blobs   easel.BlobStore
 	Limits  Limits
-	// Thumbnails turns thumbnail making on.
+	// Thumbnails turns thumbnail making on: a step after each job, durable and
+	// retried.
 	Thumbnails bool
-	// ThumbnailWorkers and ThumbnailQueue size the background pool (defaults 1 and 8: a queued job holds its image).
+	// ThumbnailWorkers bounds thumbnails made at once (CPU: decoding and scaling).
+	// 0: 1.
 	ThumbnailWorkers int
-	ThumbnailQueue   int
+	// Jobs configures jobs: queue, workers, leases, notifications.
+	Jobs JobConfig
 	// SweepAfter is the age past which pending records and unrecorded objects are
 	// removed (default 15 minutes). It must exceed the longest generation.
 	SweepAfter time.Duration
@@ -74,8 +78,16 @@ type Observer interface {
 	// GenerateFailed records a failed generation with its error code.
 	GenerateFailed(model, code string, took time.Duration)
 	// Rejected records a request refused by a limit ("rate", "concurrency",
-	// "inflight", "quota").
+	// "inflight", "quota", "queue", "model_rate").
 	Rejected(reason string)
+	// JobQueued records a job put on the queue by a request.
+	JobQueued()
+	// JobFinished records a job that ended, by status.
+	JobFinished(status string)
+	// JobHandedBack records a running job put back on the queue by the reaper.
+	JobHandedBack()
+	// Webhook records a webhook delivery attempt: "delivered", "failed", "dropped".
+	Webhook(result string)
 }
 
 // Service is Easel's request path. It is safe for concurrent use.
@@ -93,7 +105,22 @@ type Service struct {
 	users    *userLimiter
 	inflight chan struct{}
 	keys     *keyCache
-	thumbs   *thumbPool
+
+	jobs         JobConfig
+	hub          *hub
+	thumbnails   bool
+	thumbSem     chan struct{} // bounds thumbnails made at once
+	afterQ       chan afterItem
+	afterBytes   atomic.Int64 // image bytes held by afterQ
+	runsMu       sync.Mutex
+	runs         map[string]*run // jobs running here, by id
+	syncRuns     sync.WaitGroup  // runs of synchronous requests
+	dispatcher   *dispatcher
+	dispatchWake chan struct{}
+	// background holds the dispatcher, reaper and after-work goroutines that
+	// StartWorkers starts and stopBackground ends.
+	background     sync.WaitGroup
+	stopBackground context.CancelFunc
 
 	cursorMu  sync.Mutex
 	cursorKey []byte // signs page cursors; shared by all instances through the catalog
@@ -117,6 +144,14 @@ func New(cfg Config) (*Service, error) {
 		now:      cfg.Now,
 		sweepAge: cfg.SweepAfter,
 		keys:     newKeyCache(30*time.Second, 10000),
+
+		jobs:         cfg.Jobs.withDefaults(cfg.Limits),
+		hub:          newHub(),
+		thumbnails:   cfg.Thumbnails,
+		thumbSem:     make(chan struct{}, max(cfg.ThumbnailWorkers, 1)),
+		afterQ:       make(chan afterItem, afterQueue),
+		runs:         map[string]*run{},
+		dispatchWake: make(chan struct{}, 1),
 	}
 	if s.obs == nil {
 		s.obs = nopObserver{}
@@ -148,24 +183,13 @@ func New(cfg Config) (*Service, error) {
 		s.inflight = make(chan struct{}, s.limits.MaxInflight)
 	}
 	s.users = newUserLimiter(s.limits, s.now)
-	if cfg.Thumbnails {
-		s.thumbs = newThumbPool(s, max(cfg.ThumbnailWorkers, 1), cmpOr(cfg.ThumbnailQueue, 8))
-	}
 	return s, nil
 }
 
-func cmpOr(v, def int) int {
-	if v > 0 {
-		return v
-	}
-	return def
-}
-
-// Close stops the background work, waiting for queued thumbnails until ctx ends.
+// Close stops the job machinery (StopWorkers) and waits for synchronous runs, until
+// ctx ends.
 func (s *Service) Close(ctx context.Context) {
-	if s.thumbs != nil {
-		s.thumbs.close(ctx)
-	}
+	s.StopWorkers(ctx)
 }
 
 // Models returns the specs of the configured models, the default first.
@@ -219,3 +243,7 @@ type nopObserver struct{}
 func (nopObserver) Generated(string, time.Duration, int, int64)  {}
 func (nopObserver) GenerateFailed(string, string, time.Duration) {}
 func (nopObserver) Rejected(string)                              {}
+func (nopObserver) JobQueued()                                   {}
+func (nopObserver) JobFinished(string)                           {}
+func (nopObserver) JobHandedBack()                               {}
+func (nopObserver) Webhook(string)                               {}
