@@ -15,7 +15,7 @@ func TestConfigurationDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	var c serveConfig
-	f := newFlags("serve", io.Discard)
+	f := newFlags("serve", "", "", io.Discard)
 	c.bind(f)
 	f.VisitAll(func(fl *flag.Flag) {
 		if !strings.Contains(string(doc), "`--"+fl.Name+"`") {
