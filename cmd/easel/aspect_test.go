@@ -1,7 +1,10 @@
 package main
 
 import (
+	"image/png"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/easelhq/easel/bedrock/bedrocktest"
@@ -36,6 +39,21 @@ func TestAspectRatioOnSizedModels(t *testing.T) {
 			t.Errorf("model %s, aspect_ratio %s: answer says %vx%v (aspect_ratio %v), want %dx%d (%s)",
 				tc.model, tc.ratio, img["width"], img["height"], img["aspect_ratio"], tc.w, tc.h, tc.ratio)
 		}
+	}
+	// The client's --aspect takes the same path.
+	stdout, stderr, err := runCmd(t, "generate", "--aspect", "16:9", "--model", "titan", "--key", key, "--server", base,
+		"--out", t.TempDir(), "a wide harbour")
+	if err != nil {
+		t.Fatalf("generate --aspect 16:9: %v\n%s", err, stderr)
+	}
+	path, _, _ := strings.Cut(stdout, "\t")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if cfg, err := png.DecodeConfig(f); err != nil || cfg.Width != 1152 || cfg.Height != 640 {
+		t.Errorf("generate --aspect 16:9 on titan saved %dx%d (%v), want 1152x640", cfg.Width, cfg.Height, err)
 	}
 	// Both a size and a ratio that disagree are still refused, naming the field.
 	r := c.do("POST", "/v1/images", key, map[string]any{"prompt": "x", "width": 512, "height": 512, "aspect_ratio": "16:9"})
