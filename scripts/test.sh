@@ -48,6 +48,9 @@ fuzz . FuzzIDFromKey
 step "end to end: the easel binary on embedded defaults"
 bash scripts/e2e-local.sh
 
+step "docs: every runnable example in README.md and docs/ against the built binary"
+go run ./internal/cmd/docrun -q README.md docs/*.md
+
 step "end to end: the easel binary on dynalite, versitygw and the Bedrock fake"
 bash scripts/e2e.sh
 
