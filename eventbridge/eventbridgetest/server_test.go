@@ -66,7 +66,11 @@ func TestEntryFailures(t *testing.T) {
 		{"detail not an object", entry("default", `["x"]`), "MalformedDetail"},
 		{"detail not JSON", entry("default", `{x`), "MalformedDetail"},
 		{"unknown bus", entry("nope", `{}`), "ResourceNotFoundException"},
-		{"aws source", func() types.PutEventsRequestEntry { e := entry("default", `{}`); e.Source = aws.String("aws.s3"); return e }(), "NotAuthorizedForSourceException"},
+		{"aws source", func() types.PutEventsRequestEntry {
+			e := entry("default", `{}`)
+			e.Source = aws.String("aws.s3")
+			return e
+		}(), "NotAuthorizedForSourceException"},
 	} {
 		out, err := c.PutEvents(context.Background(), &eventbridge.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry("default", `{}`), tt.entry}})
 		if err != nil || out.FailedEntryCount != 1 || out.Entries[0].ErrorCode != nil || aws.ToString(out.Entries[1].ErrorCode) != tt.code {
