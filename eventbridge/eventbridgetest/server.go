@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -313,12 +312,11 @@ func (h *Handler) check(e entryIn) (Event, string, string) {
 		return ev, "MalformedDetail", "Detail is malformed."
 	}
 	if e.Time != nil {
-		secs, err := strconv.ParseFloat(string(e.Time), 64) // a number: epoch seconds
-		if err != nil || math.IsInf(secs, 0) {
+		t, ok := epochSeconds(string(e.Time))
+		if !ok {
 			return ev, "InvalidArgument", "Parameter Time is not valid: want epoch seconds as a JSON number."
 		}
-		whole, frac := math.Modf(secs)
-		ev.Time = time.Unix(int64(whole), int64(frac*1e9)).UTC()
+		ev.Time = t
 	}
 	bus := deref(e.EventBusName)
 	if bus == "" {
@@ -335,6 +333,29 @@ func (h *Handler) check(e entryIn) (Event, string, string) {
 	}
 	ev.Bus = bus
 	return ev, "", ""
+}
+
+// epochSeconds parses a JSON number of seconds since the epoch exactly (to the
+// nanosecond, without float rounding).
+func epochSeconds(num string) (time.Time, bool) {
+	if _, err := strconv.ParseFloat(num, 64); err != nil || strings.ContainsAny(num, "eE") {
+		return time.Time{}, false
+	}
+	whole, frac, _ := strings.Cut(num, ".")
+	secs, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || len(frac) > 9 {
+		return time.Time{}, false
+	}
+	nanos := 0
+	if frac != "" {
+		if nanos, err = strconv.Atoi(frac + strings.Repeat("0", 9-len(frac))); err != nil {
+			return time.Time{}, false
+		}
+	}
+	if strings.HasPrefix(whole, "-") {
+		nanos = -nanos
+	}
+	return time.Unix(secs, int64(nanos)).UTC(), true
 }
 
 // count records a call and returns the fault that applies to it.
