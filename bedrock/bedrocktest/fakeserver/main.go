@@ -47,9 +47,9 @@ func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 
 // config is the command line.
 type config struct {
-	addr, region string
-	latency      time.Duration
-	fixed        bool
+	addr, region  string
+	latency       time.Duration
+	fixed         bool
 	queues, buses list
 }
 
