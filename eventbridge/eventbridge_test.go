@@ -17,6 +17,7 @@ import (
 	"github.com/easelhq/easel"
 	"github.com/easelhq/easel/eventbridge"
 	"github.com/easelhq/easel/eventbridge/eventbridgetest"
+	"github.com/easelhq/easel/internal/awstest"
 )
 
 // newBus starts the fake with a bus "easel-events" and opens a Publisher on it.
@@ -260,5 +261,21 @@ func TestStandardSettings(t *testing.T) {
 	}
 	if got := srv.Events(); len(got) != 1 || got[0].Bus != "default" {
 		t.Errorf("Events = %+v", got)
+	}
+}
+
+// TestSharedProcess publishes to the EventBridge fake served as a process by
+// scripts/services.sh.
+func TestSharedProcess(t *testing.T) {
+	ep := awstest.EventBridge(t)
+	ak, sk := awstest.Credentials()
+	cfg := aws.Config{Region: awstest.Region, BaseEndpoint: aws.String(ep.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(ak, sk, "")}
+	p, err := eventbridge.Open(context.Background(), cfg, "eventbridge://default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Publish(context.Background(), []easel.Event{event("j1", 1, easel.EventJobSucceeded, `{}`)}); err != nil {
+		t.Errorf("Publish = %v", err)
 	}
 }

@@ -8,7 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/easelhq/easel"
+	"github.com/easelhq/easel/internal/awstest"
+	"github.com/easelhq/easel/sqsqueue"
+	"github.com/easelhq/easel/sqsqueue/sqstest"
 )
 
 // These tests hold the adapter to the easel.Queue contract (its doc comments), the
@@ -394,4 +401,37 @@ func testContextCanceled(t *testing.T, open harness) {
 	if ds := mustReceive(t, q, 1, 2*time.Second, longVis); len(ds) != 1 {
 		t.Errorf("after a canceled Receive, Receive = %d messages, want 1", len(ds))
 	}
+}
+
+// TestContractSharedProcess runs the contract against the fake served as a process by
+// scripts/services.sh (the one multi-process tests share), on fresh queues.
+func TestContractSharedProcess(t *testing.T) {
+	ep := awstest.SQS(t)
+	ak, sk := awstest.Credentials()
+	cfg := aws.Config{Region: awstest.Region, BaseEndpoint: aws.String(ep.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(ak, sk, "")}
+	client := sqs.NewFromConfig(cfg)
+	runContract(t, func(t *testing.T, maxReceives int) easel.Queue {
+		ctx := context.Background()
+		name := "easel-test-" + awstest.RandomHex(6)
+		for _, q := range []struct{ name, policy string }{
+			{name + "-dead", ""},
+			{name, fmt.Sprintf(`{"deadLetterTargetArn":"arn:aws:sqs:%s:%s:%s-dead","maxReceiveCount":"%d"}`, awstest.Region, sqstest.Account, name, maxReceives)},
+		} {
+			in := &sqs.CreateQueueInput{QueueName: aws.String(q.name)}
+			if q.policy != "" {
+				in.Attributes = map[string]string{"RedrivePolicy": q.policy}
+			}
+			out, err := client.CreateQueue(ctx, in)
+			if err != nil {
+				t.Fatalf("CreateQueue(%s) = %v", q.name, err)
+			}
+			t.Cleanup(func() { _, _ = client.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: out.QueueUrl}) })
+		}
+		q, err := sqsqueue.Open(ctx, cfg, "sqs://"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	})
 }
