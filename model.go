@@ -2,6 +2,7 @@ package easel
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -178,6 +179,18 @@ func (s *ModelSpec) validateShape(req *GenerateRequest) error {
 		return ParamErrorf("height", "height must be positive.")
 	}
 	sized := req.Width != 0 || req.Height != 0
+	if req.AspectRatio != "" && len(s.AspectRatios) == 0 {
+		// A model with sizes makes the allowed size nearest to the ratio. A request that
+		// Normalize completed carries both the ratio and that size, and stays valid.
+		sz, err := s.sizeForAspect(req.AspectRatio)
+		if err != nil {
+			return err
+		}
+		if sized && (Size{req.Width, req.Height}) != sz {
+			return ParamErrorf("aspect_ratio", "Give either width and height or aspect_ratio, not both.")
+		}
+		return nil
+	}
 	if sized && req.AspectRatio != "" {
 		return ParamErrorf("aspect_ratio", "Give either width and height or aspect_ratio, not both.")
 	}
@@ -191,12 +204,6 @@ func (s *ModelSpec) validateShape(req *GenerateRequest) error {
 		}
 		if req.AspectRatio != "" && !slices.Contains(s.AspectRatios, req.AspectRatio) {
 			return ParamErrorf("aspect_ratio", "aspect_ratio must be one of %s for model %s.", strings.Join(s.AspectRatios, ", "), s.ID)
-		}
-		return nil
-	}
-	if req.AspectRatio != "" {
-		if _, ok := s.sizeForAspect(req.AspectRatio); !ok {
-			return ParamErrorf("aspect_ratio", "Model %s has no size with aspect ratio %q; give width and height.", s.ID, req.AspectRatio)
 		}
 		return nil
 	}
@@ -237,56 +244,68 @@ func (s *ModelSpec) validateShape(req *GenerateRequest) error {
 	return nil
 }
 
-// sizeForAspect picks, for a model with sizes, the size whose ratio is "W:H" and whose
-// area is closest to the default size's.
-func (s *ModelSpec) sizeForAspect(ratio string) (Size, bool) {
+// areaWeight weighs a size's distance from the default area against its distance from
+// the asked shape (both as |ln| of a ratio): a 2 % shape error costs as much as an area
+// 2.7 times too large or too small, so an exact shape wins unless it is far smaller or
+// larger than the default, and otherwise the nearest shape wins.
+const areaWeight = 1.0 / 50
+
+// sizeForAspect picks, for a model with sizes, the allowed size nearest to the ratio
+// "W:H": the one minimising |ln(shape/ratio)| + areaWeight·|ln(area/default area)|.
+// Ties go to the earlier size in the list, or the narrower one in a range.
+func (s *ModelSpec) sizeForAspect(ratio string) (Size, error) {
 	w, h, ok := ParseAspectRatio(ratio)
 	if !ok {
-		return Size{}, false
+		return Size{}, ParamErrorf("aspect_ratio", "aspect_ratio must look like 16:9 (two whole numbers up to 999).")
 	}
-	var cands []Size
-	if len(s.Sizes) > 0 {
-		for _, sz := range s.Sizes {
-			if sz.Width*h == sz.Height*w {
-				cands = append(cands, sz)
-			}
+	want := math.Log(float64(w) / float64(h))
+	area := float64(s.DefaultSize.Width * s.DefaultSize.Height)
+	if area <= 0 {
+		area = 1024 * 1024
+	}
+	best, bestCost := Size{}, math.Inf(1)
+	consider := func(c Size) {
+		cost := math.Abs(math.Log(float64(c.Width)/float64(c.Height))-want) +
+			areaWeight*math.Abs(math.Log(float64(c.Width*c.Height)/area))
+		if cost < bestCost {
+			best, bestCost = c, cost
 		}
-	} else if r := s.SizeRange; r != nil {
-		// Every size with exactly that ratio; the closest to the default area wins below.
+	}
+	switch r := s.SizeRange; {
+	case len(s.Sizes) > 0:
+		for _, c := range s.Sizes {
+			consider(c)
+		}
+	case r != nil:
+		// For a given width the cost falls and then rises with the height, lowest at the
+		// height of the exact shape, so the allowed heights next to it are the only
+		// candidates.
 		step := max(r.Step, 1)
-		for k := 1; k*step <= r.Max; k++ {
-			width := k * step
-			if width*h%w != 0 {
+		lo := (r.Min + step - 1) / step * step
+		for width := lo; width <= r.Max; width += step {
+			hmin, hmax := lo, r.Max/step*step
+			if r.MaxAspect > 0 {
+				hmin = max(hmin, int(math.Ceil(float64(width)/r.MaxAspect/float64(step)))*step)
+				hmax = min(hmax, int(math.Floor(float64(width)*r.MaxAspect/float64(step)))*step)
+			}
+			if r.MaxPixels > 0 {
+				hmax = min(hmax, r.MaxPixels/width/step*step)
+			}
+			if hmin > hmax {
 				continue
 			}
-			height := width * h / w
-			if height%step != 0 || width < r.Min || height < r.Min || height > r.Max {
-				continue
+			ideal := float64(width) * float64(h) / float64(w)
+			below := min(max(int(ideal)/step*step, hmin), hmax)
+			consider(Size{width, below})
+			if above := below + step; above <= hmax {
+				consider(Size{width, above})
 			}
-			if r.MaxPixels > 0 && width*height > r.MaxPixels {
-				continue
-			}
-			cands = append(cands, Size{width, height})
 		}
 	}
-	if len(cands) == 0 {
-		return Size{}, false
+	if bestCost == math.Inf(1) {
+		return Size{}, ParamErrorf("aspect_ratio", "Model %s has no size for aspect ratio %s; give width and height.", s.ID, ratio)
 	}
-	target := s.DefaultSize.Width * s.DefaultSize.Height
-	best := cands[0]
-	for _, c := range cands[1:] {
-		if absInt(c.Width*c.Height-target) < absInt(best.Width*best.Height-target) {
-			best = c
-		}
-	}
-	return best, true
-}
-
-func absInt(v int) int {
-	if v < 0 {
-		return -v
-	}
-	return v
+	return best, nil
 }
 
 // ParseAspectRatio parses "W:H" with small positive integers.
@@ -314,7 +333,9 @@ func atoiSmall(s string) int {
 }
 
 // Normalize fills in the defaults of a validated request: n, size or aspect ratio,
-// output format and cfg scale. The seed is left to the caller (it is random when
+// output format and cfg scale. On a model with sizes, an aspect_ratio becomes the
+// allowed size nearest to it (width and height say which) and is kept, so the
+// normalized request still passes Validate. The seed is left to the caller (it is random when
 // absent, and randomness is not the domain's business).
 func (s *ModelSpec) Normalize(req *GenerateRequest) {
 	req.Model = s.ID
@@ -327,7 +348,7 @@ func (s *ModelSpec) Normalize(req *GenerateRequest) {
 		}
 	} else {
 		if req.AspectRatio != "" {
-			if sz, ok := s.sizeForAspect(req.AspectRatio); ok {
+			if sz, err := s.sizeForAspect(req.AspectRatio); err == nil {
 				req.Width, req.Height = sz.Width, sz.Height
 			}
 		}

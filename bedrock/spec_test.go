@@ -40,7 +40,8 @@ func TestSpecValidation(t *testing.T) {
 		{"titan", easel.GenerateRequest{Prompt: "ok", Width: 1173, Height: 640, N: 5, CFGScale: cfg(10), Quality: "standard", Seed: seed(2147483646)}, ""},
 		{"titan", easel.GenerateRequest{Prompt: "ok", AspectRatio: "3:2"}, ""},
 		{"titan", easel.GenerateRequest{Prompt: "ok", Width: 1000, Height: 1000}, "width"},
-		{"titan", easel.GenerateRequest{Prompt: "ok", AspectRatio: "4:3"}, "aspect_ratio"},
+		{"titan", easel.GenerateRequest{Prompt: "ok", AspectRatio: "4:3"}, ""}, // the nearest size, 1152x896
+		{"titan", easel.GenerateRequest{Prompt: "ok", AspectRatio: "4x3"}, "aspect_ratio"},
 		{"titan", easel.GenerateRequest{Prompt: long(513)}, "prompt"},
 		{"titan", easel.GenerateRequest{Prompt: "ok", NegativePrompt: long(513)}, "negative_prompt"},
 		{"titan", easel.GenerateRequest{Prompt: "ok", Seed: seed(2147483647)}, "seed"},

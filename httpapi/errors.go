@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/easelhq/easel"
@@ -28,6 +29,16 @@ var statusOf = map[string]int{
 	easel.EOverloaded:          http.StatusServiceUnavailable,
 	easel.EModelUnavailable:    http.StatusServiceUnavailable,
 	easel.EModelTimeout:        http.StatusGatewayTimeout,
+}
+
+// Codes returns every error code the API answers with, sorted (for the docs test).
+func Codes() []string {
+	codes := make([]string, 0, len(statusOf))
+	for c := range statusOf {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	return codes
 }
 
 // StatusOf returns the HTTP status of an error code (500 for unknown codes).

@@ -160,7 +160,7 @@ load_run() {
   AWS_ENDPOINT_URL_S3=$EASEL_TEST_S3_ENDPOINT AWS_ENDPOINT_URL_DYNAMODB=$EASEL_TEST_DYNAMODB_ENDPOINT \
     "$out/bin/easel" migrate "${stores[@]}" >/dev/null
   key=$(AWS_ENDPOINT_URL_S3=$EASEL_TEST_S3_ENDPOINT AWS_ENDPOINT_URL_DYNAMODB=$EASEL_TEST_DYNAMODB_ENDPOINT \
-    "$out/bin/easel" keys create --user bench "${stores[@]}" 2>/dev/null | tail -1)
+    "$out/bin/easel" keys create --user bench "${stores[@]:0:4}" 2>/dev/null | tail -1)  # --data, --catalog: keys take no --blob
   port=$(free_port)
   AWS_ENDPOINT_URL_S3=$EASEL_TEST_S3_ENDPOINT AWS_ENDPOINT_URL_DYNAMODB=$EASEL_TEST_DYNAMODB_ENDPOINT \
     "$out/bin/easel" serve --addr "127.0.0.1:$port" "${stores[@]}" --model bedrock:core \

@@ -8,10 +8,15 @@
 # easel_services_up installs (only when missing) and starts, on free loopback ports:
 #   - dynalite, a DynamoDB emulator (npm, pinned in scripts/dynalite/package-lock.json);
 #   - versitygw, an S3 gateway over a posix folder (go install, cached in GOBIN/GOPATH/bin),
-#     with an access key and secret generated for this run.
-# It exports EASEL_TEST_DYNAMODB_ENDPOINT, EASEL_TEST_S3_ENDPOINT, EASEL_TEST_S3_ACCESS_KEY
-# and EASEL_TEST_S3_SECRET_KEY. easel_services_down stops both and removes their temp
-# folder; it is safe to call more than once. Needs bash, node, npm and go; nothing else.
+#     with an access key and secret generated for this run;
+#   - the repository's AWS wire fakes as one process (bedrock/bedrocktest/fakeserver, built
+#     from this checkout): SQS and EventBridge for tests that need them shared between
+#     processes (no SQS emulator speaks the JSON protocol the current SDK uses; see
+#     docs/jobs.md), signed with the same key pair as versitygw, region us-east-1.
+# It exports EASEL_TEST_DYNAMODB_ENDPOINT, EASEL_TEST_S3_ENDPOINT, EASEL_TEST_S3_ACCESS_KEY,
+# EASEL_TEST_S3_SECRET_KEY, EASEL_TEST_SQS_ENDPOINT and EASEL_TEST_EVENTBRIDGE_ENDPOINT.
+# easel_services_down stops them all and removes their temp folder; it is safe to call
+# more than once. Needs bash, node, npm and go; nothing else.
 # Both functions work whether or not the caller runs under set -euo pipefail.
 # Set EASEL_SERVICES_KEEP_LOGS=1 to keep the logs folder after easel_services_down.
 
@@ -23,7 +28,8 @@ EASEL_VERSITYGW_VERSION=v1.8.0
 EASEL_SERVICES_DIR=${EASEL_SERVICES_DIR-}
 EASEL_DYNALITE_PID=${EASEL_DYNALITE_PID-}
 EASEL_VERSITYGW_PID=${EASEL_VERSITYGW_PID-}
-export -n EASEL_SERVICES_DIR EASEL_DYNALITE_PID EASEL_VERSITYGW_PID
+EASEL_AWSFAKE_PID=${EASEL_AWSFAKE_PID-}
+export -n EASEL_SERVICES_DIR EASEL_DYNALITE_PID EASEL_VERSITYGW_PID EASEL_AWSFAKE_PID
 
 # _easel_log prints a progress line to stderr.
 _easel_log() { printf 'services: %s\n' "$*" >&2; }
@@ -180,11 +186,38 @@ _easel_start_versitygw() {
 	return 1
 }
 
-# easel_services_up installs what is missing and starts dynalite and versitygw.
+# _easel_start_awsfake builds the AWS fakes' command and starts it with versitygw's key
+# pair (so awstest.Credentials signs for both).
+_easel_start_awsfake() {
+	local bin=$EASEL_SERVICES_DIR/aws-fake log=$EASEL_SERVICES_DIR/aws-fake.log port try rc
+	(cd "$EASEL_SERVICES_ROOT" && go build -o "$bin" ./bedrock/bedrocktest/fakeserver) >&2 || {
+		_easel_log "go build of the AWS fakes failed"
+		return 1
+	}
+	for ((try = 0; try < 3; try++)); do
+		port=$(_easel_free_port) || return 1
+		AWS_ACCESS_KEY_ID=$EASEL_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$EASEL_TEST_S3_SECRET_KEY \
+			"$bin" --addr "127.0.0.1:$port" --region us-east-1 >"$log" 2>&1 </dev/null &
+		EASEL_AWSFAKE_PID=$!
+		rc=0
+		_easel_wait_ready "AWS fakes" "$EASEL_AWSFAKE_PID" "$port" "$log" || rc=$?
+		if ((rc == 0)); then
+			export EASEL_TEST_SQS_ENDPOINT=http://127.0.0.1:$port
+			export EASEL_TEST_EVENTBRIDGE_ENDPOINT=http://127.0.0.1:$port
+			return 0
+		fi
+		_easel_stop "$EASEL_AWSFAKE_PID"
+		EASEL_AWSFAKE_PID=
+		((rc == 2)) || return 1
+	done
+	return 1
+}
+
+# easel_services_up installs what is missing and starts dynalite, versitygw and the AWS fakes.
 easel_services_up() {
 	local bin
-	if [[ -n $EASEL_DYNALITE_PID || -n $EASEL_VERSITYGW_PID ]]; then
-		_easel_log "already running (dynalite $EASEL_DYNALITE_PID, versitygw $EASEL_VERSITYGW_PID)"
+	if [[ -n $EASEL_DYNALITE_PID || -n $EASEL_VERSITYGW_PID || -n $EASEL_AWSFAKE_PID ]]; then
+		_easel_log "already running (dynalite $EASEL_DYNALITE_PID, versitygw $EASEL_VERSITYGW_PID, AWS fakes $EASEL_AWSFAKE_PID)"
 		return 0
 	fi
 	local tool
@@ -194,21 +227,24 @@ easel_services_up() {
 	EASEL_SERVICES_DIR=$(mktemp -d "${TMPDIR:-/tmp}/easel-services.XXXXXX") || return 1
 	bin=$(_easel_versitygw_bin) || { easel_services_down; return 1; }
 	if ! _easel_dynalite_install || ! _easel_versitygw_install "$bin" ||
-		! _easel_start_dynalite || ! _easel_start_versitygw "$bin"; then
+		! _easel_start_dynalite || ! _easel_start_versitygw "$bin" || ! _easel_start_awsfake; then
 		_easel_log "could not start the test services"
 		easel_services_down
 		return 1
 	fi
 	_easel_log "dynalite at $EASEL_TEST_DYNAMODB_ENDPOINT (pid $EASEL_DYNALITE_PID)," \
-		"versitygw at $EASEL_TEST_S3_ENDPOINT (pid $EASEL_VERSITYGW_PID), logs in $EASEL_SERVICES_DIR"
+		"versitygw at $EASEL_TEST_S3_ENDPOINT (pid $EASEL_VERSITYGW_PID)," \
+		"SQS and EventBridge fakes at $EASEL_TEST_SQS_ENDPOINT (pid $EASEL_AWSFAKE_PID), logs in $EASEL_SERVICES_DIR"
 }
 
-# easel_services_down stops both services and removes their temp folder. Safe to call twice.
+# easel_services_down stops the services and removes their temp folder. Safe to call twice.
 easel_services_down() {
 	_easel_stop "$EASEL_DYNALITE_PID"
 	_easel_stop "$EASEL_VERSITYGW_PID"
+	_easel_stop "$EASEL_AWSFAKE_PID"
 	EASEL_DYNALITE_PID=
 	EASEL_VERSITYGW_PID=
+	EASEL_AWSFAKE_PID=
 	if [[ -n $EASEL_SERVICES_DIR && -d $EASEL_SERVICES_DIR ]]; then
 		if [[ ${EASEL_SERVICES_KEEP_LOGS:-} == 1 ]]; then
 			rm -rf "$EASEL_SERVICES_DIR/s3"
@@ -218,6 +254,7 @@ easel_services_down() {
 		fi
 	fi
 	EASEL_SERVICES_DIR=
-	unset EASEL_TEST_DYNAMODB_ENDPOINT EASEL_TEST_S3_ENDPOINT EASEL_TEST_S3_ACCESS_KEY EASEL_TEST_S3_SECRET_KEY
+	unset EASEL_TEST_DYNAMODB_ENDPOINT EASEL_TEST_S3_ENDPOINT EASEL_TEST_S3_ACCESS_KEY EASEL_TEST_S3_SECRET_KEY \
+		EASEL_TEST_SQS_ENDPOINT EASEL_TEST_EVENTBRIDGE_ENDPOINT
 	return 0
 }

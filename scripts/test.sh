@@ -10,7 +10,7 @@ root=$(pwd)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 # Tests reach loopback only; make sure no ambient AWS settings leak in.
 unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_ENDPOINT_URL \
-  AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_BEDROCK_RUNTIME AWS_BEARER_TOKEN_BEDROCK || true
+  AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_BEDROCK_RUNTIME AWS_ENDPOINT_URL_SQS AWS_ENDPOINT_URL_EVENTBRIDGE AWS_BEARER_TOKEN_BEDROCK || true
 for v in $(env | grep -o '^EASEL_[A-Z_]*' || true); do unset "$v"; done
 
 started=$(date +%s)
@@ -47,6 +47,9 @@ fuzz . FuzzIDFromKey
 
 step "end to end: the easel binary on embedded defaults"
 bash scripts/e2e-local.sh
+
+step "docs: every runnable example in README.md and docs/ against the built binary"
+go run ./internal/cmd/docrun -q README.md docs/*.md
 
 step "end to end: the easel binary on dynalite, versitygw and the Bedrock fake"
 bash scripts/e2e.sh

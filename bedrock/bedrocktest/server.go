@@ -192,7 +192,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if bad := h.verifySigV4(r, body); bad != nil {
-		writeError(w, http.StatusForbidden, bad.exception, bad.message)
+		writeError(w, http.StatusForbidden, bad.Exception, bad.Message)
 		return
 	}
 	h.begin(id, body)

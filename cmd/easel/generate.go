@@ -18,31 +18,53 @@ import (
 	"time"
 )
 
+const generateAbout = `Asks a running Easel server for images, shows the time while it waits, saves the
+files in --out and prints, per image, its path, URL and seed. Words of the prompt may be
+quoted or not; flags may come before or after it, and "--" ends them (for a prompt that
+starts with "-").`
+
+// generateFlags are the client's settings.
+type generateFlags struct {
+	server, key, model, size, out, negative, aspect string
+	n                                               int
+	seed                                            int64
+	timeout                                         time.Duration
+}
+
+func (g *generateFlags) bind(f *envFlags) {
+	f.String(&g.server, "server", "EASEL_SERVER", "http://127.0.0.1:8080", "Easel server URL")
+	f.String(&g.key, "key", "EASEL_KEY", "", "API key (required)")
+	f.String(&g.model, "model", "EASEL_CLIENT_MODEL", "", "model id (default: the server's default)")
+	f.String(&g.size, "size", "EASEL_CLIENT_SIZE", "", "image size WIDTHxHEIGHT, e.g. 1024x768")
+	f.String(&g.aspect, "aspect", "EASEL_CLIENT_ASPECT", "", "aspect ratio instead of a size, e.g. 16:9 (models with sizes make the nearest one)")
+	f.String(&g.negative, "negative", "EASEL_CLIENT_NEGATIVE", "", "negative prompt")
+	f.Int(&g.n, "n", "EASEL_CLIENT_N", 0, "number of images (0: the server's default, one)")
+	f.Int64(&g.seed, "seed", "EASEL_CLIENT_SEED", -1, "seed (-1: random)")
+	f.String(&g.out, "out", "EASEL_CLIENT_OUT", ".", "folder to save the images in")
+	f.Duration(&g.timeout, "timeout", "EASEL_CLIENT_TIMEOUT", 6*time.Minute, "how long to wait for the server (0: no limit)")
+}
+
 // generate is the command-line client: it asks a running server for images, shows
 // the elapsed time while it waits, saves the files and prints their paths and URLs.
 func generate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var (
-		server, key, model, size, out, negative, aspect string
-		n                                               int
-		seed                                            int64
-		timeout                                         time.Duration
-	)
-	f := newFlags("generate", stderr)
-	f.String(&server, "server", "EASEL_SERVER", "http://127.0.0.1:8080", "Easel server URL")
-	f.String(&key, "key", "EASEL_KEY", "", "API key")
-	f.StringVar(&model, "model", "", "model id (default: the server's default)")
-	f.StringVar(&size, "size", "", "image size WIDTHxHEIGHT, e.g. 1024x768")
-	f.StringVar(&aspect, "aspect", "", "aspect ratio, e.g. 16:9 (for models that take ratios)")
-	f.StringVar(&negative, "negative", "", "negative prompt")
-	f.IntVar(&n, "n", 0, "number of images")
-	f.Int64Var(&seed, "seed", -1, "seed (default: random)")
-	f.StringVar(&out, "out", ".", "folder to save the images in")
-	f.DurationVar(&timeout, "timeout", 6*time.Minute, "how long to wait for the server")
+	var g generateFlags
+	f := newFlags("generate", "PROMPT", generateAbout, stdout)
+	g.bind(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	server, key, model, size, out, negative, aspect := g.server, g.key, g.model, g.size, g.out, g.negative, g.aspect
+	n, seed, timeout := g.n, g.seed, g.timeout
+	switch {
+	case n < 0:
+		return usageError{fmt.Errorf("generate: -n %d is negative", n)}
+	case seed < -1:
+		return usageError{fmt.Errorf("generate: --seed %d: want 0 or more, or -1 for a random seed", seed)}
+	case timeout < 0:
+		return usageError{fmt.Errorf("generate: --timeout %s is negative", timeout)}
+	}
 	prompt := strings.Join(f.Args(), " ")
-	if prompt == "" {
+	if strings.TrimSpace(prompt) == "" {
 		return usageError{errors.New(`generate: give a prompt, e.g. easel generate "a lighthouse at dusk"`)}
 	}
 	if key == "" {
@@ -77,7 +99,10 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	cancel := func() {}
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	}
 	defer cancel()
 	stopProgress := progress(stderr, "Generating")
 	images, err := postImages(ctx, server, key, body)

@@ -11,21 +11,30 @@ import (
 const usage = `Easel turns text prompts into images and keeps them.
 
 Usage:
-  easel serve     [flags]          run the service (embedded defaults: offline model, ./easel-data)
-  easel generate  [flags] PROMPT   ask a running server for images and save them
+  easel serve     [flags]           run the service (embedded defaults: offline model, ./easel-data)
+  easel generate  [flags] PROMPT    ask a running server for images and save them
   easel keys      create --user NAME | list | revoke ID
-  easel migrate   [flags]          create or upgrade the catalog schema
-  easel version
+                                    manage API keys in the catalog serve uses (same --data or --catalog)
+  easel migrate   [flags]           create or upgrade the catalog schema
+  easel version                     print the version
 
-Run "easel COMMAND -h" for a command's flags. Every flag has an EASEL_* environment twin.
+Run "easel COMMAND -h" for a command's flags. Every flag has an EASEL_* environment twin,
+and flags may come before or after the arguments ("--" ends them).
 `
 
 // usageError marks errors that come from how the command was called (exit status 2).
 type usageError struct{ error }
 
+func (e usageError) Unwrap() error { return e.error }
+
+// exitCode is the process's exit status for what run returned: 0 for success and for
+// -h (the usage was asked for and printed), 2 for a wrong call, 1 for anything else.
 func exitCode(err error) int {
 	var ue usageError
-	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
 		return 2
 	}
 	return 1
@@ -48,11 +57,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "generate":
 		return generate(ctx, rest, stdout, stderr)
 	case "version":
+		f := newFlags("version", "", "Prints the version of this easel binary.", stdout)
+		if err := f.parse(rest); err != nil {
+			return err
+		}
+		if err := f.noArgs(); err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, "easel", version())
 		return nil
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
+		if len(rest) > 0 && rest[0] != "help" && rest[0][0] != '-' {
+			return run(ctx, []string{rest[0], "-h"}, stdout, stderr) // easel help serve
+		}
 		fmt.Fprint(stdout, usage)
-		return nil
+		return flag.ErrHelp
 	}
 	fmt.Fprint(stderr, usage)
 	return usageError{fmt.Errorf("unknown command %q", cmd)}

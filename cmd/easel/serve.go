@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/easelhq/easel/httpapi"
@@ -17,49 +20,99 @@ import (
 )
 
 type serveConfig struct {
-	addr      string
-	publicURL string
-	env       string
-	logFormat string
-	logLevel  string
-	stores    storeFlags
-	models    modelFlags
-	limits    service.Limits
-	maxBody   int
-	drain     time.Duration
-	thumbs    bool
-	origin    string
-	presign   time.Duration
-	sweepAge  time.Duration
-	sweepTick time.Duration
-	orphans   time.Duration
-	bootstrap bool
+	addr       string
+	publicURL  string
+	env        string
+	logFormat  string
+	logLevel   string
+	stores     storeFlags
+	models     modelFlags
+	limits     service.Limits
+	maxBody    int
+	drain      time.Duration
+	drainDelay time.Duration
+	thumbs     bool
+	origin     string
+	presign    time.Duration
+	sweepAge   time.Duration
+	sweepTick  time.Duration
+	orphans    time.Duration
+	bootstrap  bool
 }
+
+const serveAbout = `Runs the service: the JSON API under /v1, the page at /, images under /images/ when they
+are kept in a folder, /healthz, /readyz and /metrics. On embedded defaults it uses the
+offline model and keeps everything in --data (./easel-data). SIGTERM or Ctrl-C drains
+and stops it (a second Ctrl-C stops it at once).`
 
 func (c *serveConfig) bind(f *envFlags) {
 	d := service.DefaultLimits()
 	f.String(&c.addr, "addr", "EASEL_ADDR", "127.0.0.1:8080", "listen address")
-	f.String(&c.publicURL, "public-url", "EASEL_PUBLIC_URL", "", "base URL of image URLs, e.g. https://cdn.example.com/images/ (default: this server's /images/)")
+	f.String(&c.publicURL, "public-url", "EASEL_PUBLIC_URL", "", "base URL of image URLs, e.g. https://site.example.com/images/; the page and sign-in link are this URL without its images/ (default: this server's /images/)")
 	f.String(&c.env, "env", "EASEL_ENV", "development", "development or production (production never logs prompts and never prints keys)")
 	f.String(&c.logFormat, "log-format", "EASEL_LOG_FORMAT", "json", "log format: json or text")
 	f.String(&c.logLevel, "log-level", "EASEL_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	c.stores.bind(f)
 	c.models.bind(f)
 	f.Float(&c.limits.UserRate, "user-rate", "EASEL_USER_RATE", d.UserRate, "generation requests per minute per user (0: unlimited)")
-	f.Int(&c.limits.UserBurst, "user-burst", "EASEL_USER_BURST", d.UserBurst, "burst of generation requests per user")
+	f.Int(&c.limits.UserBurst, "user-burst", "EASEL_USER_BURST", d.UserBurst, "burst of generation requests per user (0: a sixth of the rate, at least 1)")
 	f.Int(&c.limits.UserConcurrency, "user-concurrency", "EASEL_USER_CONCURRENCY", d.UserConcurrency, "generations in progress per user (0: unlimited)")
 	f.Int(&c.limits.MaxInflight, "max-inflight", "EASEL_MAX_INFLIGHT", d.MaxInflight, "generations in progress on this instance; more are shed with 503 (0: unlimited)")
 	f.Int(&c.limits.DailyQuota, "daily-quota", "EASEL_DAILY_QUOTA", 0, "images per user per UTC day (0: unlimited)")
-	f.Duration(&c.limits.GenerateTimeout, "generate-timeout", "EASEL_GENERATE_TIMEOUT", d.GenerateTimeout, "time limit of one model call, retries included")
-	f.Int(&c.maxBody, "max-body", "EASEL_MAX_BODY", httpapi.DefaultMaxBodyBytes, "request body limit in bytes")
-	f.Duration(&c.drain, "drain-timeout", "EASEL_DRAIN_TIMEOUT", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	f.Duration(&c.limits.GenerateTimeout, "generate-timeout", "EASEL_GENERATE_TIMEOUT", d.GenerateTimeout, "time limit of one generation, model retries included (must be positive)")
+	f.Int(&c.maxBody, "max-body", "EASEL_MAX_BODY", httpapi.DefaultMaxBodyBytes, "request body limit in bytes (must be positive)")
+	f.Duration(&c.drainDelay, "drain-delay", "EASEL_DRAIN_DELAY", 5*time.Second, "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes; skipped when nothing has asked /readyz since start (0: none)")
+	f.Duration(&c.drain, "drain-timeout", "EASEL_DRAIN_TIMEOUT", 30*time.Second, "after the listener closes, how long in-flight requests may take to finish (0: cut them off at once)")
 	f.Bool(&c.thumbs, "thumbnails", "EASEL_THUMBNAILS", true, "make thumbnails in the background")
 	f.String(&c.origin, "origin-secret", "EASEL_ORIGIN_SECRET", "", "require this value in the X-Origin-Verify header (set by CloudFront)")
-	f.Duration(&c.presign, "presign-expiry", "EASEL_PRESIGN_EXPIRY", time.Hour, "lifetime of presigned S3 URLs when no --public-url is set")
-	f.Duration(&c.sweepAge, "sweep-after", "EASEL_SWEEP_AFTER", 15*time.Minute, "age after which unfinished records and unrecorded objects are removed")
-	f.Duration(&c.sweepTick, "sweep-every", "EASEL_SWEEP_EVERY", 5*time.Minute, "how often to sweep unfinished records")
-	f.Duration(&c.orphans, "sweep-orphans-every", "EASEL_SWEEP_ORPHANS_EVERY", 24*time.Hour, "how often to list the blob store for unrecorded objects (left by failed deletes)")
-	f.Bool(&c.bootstrap, "bootstrap-admin", "EASEL_BOOTSTRAP_ADMIN", true, "on the first start with no keys, create user admin and print its key (never in production)")
+	f.Duration(&c.presign, "presign-expiry", "EASEL_PRESIGN_EXPIRY", time.Hour, "lifetime of presigned S3 URLs when no --public-url is set (must be positive)")
+	f.Duration(&c.sweepAge, "sweep-after", "EASEL_SWEEP_AFTER", 15*time.Minute, "age after which unfinished records and unrecorded objects are removed (must be positive)")
+	f.Duration(&c.sweepTick, "sweep-every", "EASEL_SWEEP_EVERY", 5*time.Minute, "how often to sweep unfinished records (0: never, on this instance)")
+	f.Duration(&c.orphans, "sweep-orphans-every", "EASEL_SWEEP_ORPHANS_EVERY", 24*time.Hour, "how often to list the blob store for unrecorded objects, left by failed deletes (0: on every sweep)")
+	f.Bool(&c.bootstrap, "bootstrap-admin", "EASEL_BOOTSTRAP_ADMIN", true, "on the first start with no keys, create user admin and print its sign-in link (never in production)")
+}
+
+// check refuses values the help calls invalid: negative numbers anywhere, and 0 where
+// the help says the value must be positive. A 0 the help gives a meaning to passes.
+func (c *serveConfig) check() error {
+	for _, v := range []struct {
+		name     string
+		value    float64
+		positive bool
+	}{
+		{"user-rate", c.limits.UserRate, false},
+		{"user-burst", float64(c.limits.UserBurst), false},
+		{"user-concurrency", float64(c.limits.UserConcurrency), false},
+		{"max-inflight", float64(c.limits.MaxInflight), false},
+		{"daily-quota", float64(c.limits.DailyQuota), false},
+		{"generate-timeout", c.limits.GenerateTimeout.Seconds(), true},
+		{"max-body", float64(c.maxBody), true},
+		{"drain-delay", c.drainDelay.Seconds(), false},
+		{"drain-timeout", c.drain.Seconds(), false},
+		{"presign-expiry", c.presign.Seconds(), true},
+		{"sweep-after", c.sweepAge.Seconds(), true},
+		{"sweep-every", c.sweepTick.Seconds(), false},
+		{"sweep-orphans-every", c.orphans.Seconds(), false},
+	} {
+		if err := checkNumber(v.name, v.value, v.positive); err != nil {
+			return err
+		}
+	}
+	if c.env != "development" && c.env != "production" {
+		return usageError{fmt.Errorf("--env %q: want development or production", c.env)}
+	}
+	return c.models.validate()
+}
+
+// checkNumber refuses a negative value, and 0 when the flag must be positive.
+func checkNumber(name string, v float64, positive bool) error {
+	switch {
+	case v < 0:
+		return usageError{fmt.Errorf("--%s: %g is negative", name, v)}
+	case positive && v == 0:
+		return usageError{fmt.Errorf("--%s: must be positive, not 0", name)}
+	}
+	return nil
 }
 
 func (c *serveConfig) production() bool { return c.env == "production" }
@@ -81,13 +134,16 @@ func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c serveConfig
-	f := newFlags("serve", stderr)
+	f := newFlags("serve", "", serveAbout, stdout)
 	c.bind(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	if c.env != "development" && c.env != "production" {
-		return usageError{fmt.Errorf("--env %q: want development or production", c.env)}
+	if err := f.noArgs(); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
 	}
 	log, err := newLogger(c.logFormat, c.logLevel, stderr)
 	if err != nil {
@@ -99,7 +155,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
-	siteURL := "http://" + displayAddr(ln.Addr())
+	listenURL := "http://" + displayAddr(ln.Addr())
 
 	var aws awsLoader
 	cat, err := openReady(ctx, c.stores.catalogURL(), &aws)
@@ -107,12 +163,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cat.close()
-	base := publicBase(c.publicURL, siteURL)
+	base := publicBase(c.publicURL, listenURL)
 	blobs, local, err := openBlobs(ctx, c.stores.blobURL(), publicBaseFor(c.publicURL, base, c.stores.blobURL()), c.presign, &aws)
 	if err != nil {
 		return err
 	}
-	models, err := openModels(ctx, &c.models, &aws, log)
+	models, err := openModels(ctx, &c.models, c.limits.GenerateTimeout, &aws, log)
 	if err != nil {
 		return err
 	}
@@ -142,8 +198,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Metrics:      metrics,
 		Logger:       log,
 	})
+	// The drain delay is for whoever watches /readyz; with no watcher (a laptop),
+	// a stop need not wait for one.
+	var probed atomic.Bool
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/readyz" {
+			probed.Store(true)
+		}
+		api.ServeHTTP(w, r)
+	})
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		// Long enough for the slowest generation; the ALB's idle timeout is 60 s, so
@@ -154,12 +219,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	if err := announce(ctx, &c, cat, siteURL, stdout); err != nil {
+	if err := announce(ctx, &c, cat, listenURL, stdout); err != nil {
 		return err
 	}
 	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSweep()
-	go svc.RunSweeper(sweepCtx, c.sweepTick, c.orphans)
+	if c.sweepTick > 0 {
+		go svc.RunSweeper(sweepCtx, c.sweepTick, c.orphans)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -170,13 +237,27 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	// Draining: readiness fails at once; in-flight requests get drain-timeout to finish.
-	log.Info("draining", "timeout", c.drain.String())
+	// Draining. First /readyz answers 503 while everything is still served, for
+	// drain-delay, so that a load balancer probing /readyz marks the instance unhealthy
+	// and stops sending new requests before the port closes. Then the listener closes
+	// and in-flight requests get drain-timeout to finish.
 	api.SetDraining()
 	stopSweep()
+	if c.drainDelay > 0 && probed.Load() {
+		log.Info("draining: /readyz answers 503, still serving", "delay", c.drainDelay.String(), "timeout", c.drain.String())
+		select {
+		case <-time.After(c.drainDelay):
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	log.Info("draining: listener closed, finishing requests in flight", "timeout", c.drain.String())
 	sctx, cancel := context.WithTimeout(context.Background(), c.drain)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	if err != nil {
+		srv.Close() // cut off what is left
+	}
 	svc.Close(sctx)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
@@ -197,12 +278,23 @@ func publicBaseFor(configured, base, blobURL string) string {
 	return base
 }
 
-// announce prints where the service is, and on the very first start (no keys yet)
-// creates the admin key and prints it once, in the page URL's fragment.
-func announce(ctx context.Context, c *serveConfig, cat *catalog, siteURL string, stdout io.Writer) error {
-	fmt.Fprintf(stdout, "Easel is serving on %s/\n", siteURL)
+// announce prints where the service is, where its data lives, how to stop it and how
+// to make keys for it, and how to sign in. On the very first start (no key at all) it
+// creates user admin and prints a link that signs in with its key, once.
+//
+// When keys exist but none was made by this server (say, easel keys create ran before
+// the first start), it does not make an admin key nobody asked for: whoever made those
+// keys holds them, and the sign-in line says how to use one.
+func announce(ctx context.Context, c *serveConfig, cat *catalog, listenURL string, stdout io.Writer) error {
+	site := siteURL(c.publicURL, listenURL)
+	fmt.Fprintf(stdout, "Easel is serving on %s/\n", listenURL)
+	if site != listenURL {
+		fmt.Fprintf(stdout, "  public address: %s/\n", site)
+	}
+	fmt.Fprintf(stdout, "  catalog: %s\n  images:  %s\n", catalogPlace(c.stores.catalogURL()), blobPlace(c.stores.blobURL()))
+	fmt.Fprintf(stdout, "Stop it with Ctrl-C. Make API keys in this catalog with: easel keys create --user NAME%s\n", c.stores.sameCatalogFlags())
 	if !c.bootstrap || c.production() {
-		fmt.Fprintln(stdout, "Create API keys with: easel keys create --user NAME")
+		fmt.Fprintf(stdout, "Sign in at %s/ with an API key.\n", site)
 		return nil
 	}
 	keys, err := cat.ListKeys(ctx)
@@ -210,7 +302,7 @@ func announce(ctx context.Context, c *serveConfig, cat *catalog, siteURL string,
 		return fmt.Errorf("list keys: %w", err)
 	}
 	if len(keys) > 0 {
-		fmt.Fprintf(stdout, "Open %s/ and sign in with an API key (create one: easel keys create --user NAME).\n", siteURL)
+		fmt.Fprintf(stdout, "Sign in at %s/ with an API key; %s/#key=<KEY> signs in directly.\n", site, site)
 		return nil
 	}
 	_, key, err := service.CreateKey(ctx, cat, "admin", time.Now())
@@ -218,8 +310,37 @@ func announce(ctx context.Context, c *serveConfig, cat *catalog, siteURL string,
 		return err
 	}
 	fmt.Fprintf(stdout, "First start: created user admin. This link signs you in; the key is shown only this once:\n")
-	fmt.Fprintf(stdout, "  %s/#key=%s\n", siteURL, key)
+	fmt.Fprintf(stdout, "  %s/#key=%s\n", site, key)
 	return nil
+}
+
+// siteURL is the address of the page (no trailing slash): the public URL without its
+// final images/ (https://site.example.com/images/ → https://site.example.com), else
+// the listen address.
+func siteURL(publicURL, listenURL string) string {
+	if publicURL == "" {
+		return listenURL
+	}
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Host == "" {
+		return listenURL
+	}
+	p := strings.TrimSuffix(u.Path, "/")
+	p = strings.TrimSuffix(p, "/images")
+	u.Path, u.RawPath, u.RawQuery, u.Fragment = strings.TrimSuffix(p, "/"), "", "", ""
+	return u.String()
+}
+
+// blobPlace returns where a blob URL points, a folder as file://<absolute path>.
+func blobPlace(raw string) string {
+	dir, ok := strings.CutPrefix(raw, "file://")
+	if !ok {
+		return raw
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return "file://" + dir
 }
 
 // displayAddr turns a listener address into a host:port a browser can open.

@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"math"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +18,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awsbedrock "github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/smithy-go"
 
 	"github.com/easelhq/easel"
 	"github.com/easelhq/easel/bedrock"
@@ -33,10 +39,9 @@ type awsLoader struct {
 
 func (l *awsLoader) load(ctx context.Context) (aws.Config, error) {
 	l.once.Do(func() {
+		// No region is fine here: a dynamodb:// or s3:// URL may name its own
+		// (?region=), and each adapter refuses to start without one.
 		l.cfg, l.err = awsconfig.LoadDefaultConfig(ctx)
-		if l.err == nil && l.cfg.Region == "" {
-			l.err = fmt.Errorf("no AWS region: set AWS_REGION")
-		}
 	})
 	return l.cfg, l.err
 }
@@ -77,6 +82,53 @@ func openCatalog(ctx context.Context, raw string, l *awsLoader) (*catalog, error
 		return &catalog{Catalog: st, migrate: st.Migrate, close: func() error { return nil }}, nil
 	}
 	return nil, usageError{fmt.Errorf("catalog %q: unknown scheme %q (want sqlite or dynamodb)", raw, scheme)}
+}
+
+// catalogPlace returns where a catalog URL points, as commands print it: a SQLite
+// catalog as sqlite://<absolute path>, so that it means the same from any directory.
+func catalogPlace(raw string) string {
+	if !strings.HasPrefix(raw, "sqlite://") {
+		return raw
+	}
+	path, err := sqlitestore.PathFromURL(raw)
+	if err != nil {
+		return raw
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return "sqlite://" + (&url.URL{Path: path}).EscapedPath()
+}
+
+// catalogExists reports whether the catalog at raw exists: the SQLite file, or the
+// DynamoDB table. Opening a SQLite catalog creates it, so commands that must not
+// create one ask first.
+func catalogExists(ctx context.Context, raw string, l *awsLoader) (bool, error) {
+	if strings.HasPrefix(raw, "sqlite://") {
+		path, err := sqlitestore.PathFromURL(raw)
+		if err != nil {
+			return false, usageError{err}
+		}
+		switch _, err := os.Stat(path); {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, fs.ErrNotExist):
+			return false, nil
+		default:
+			return false, err
+		}
+	}
+	cat, err := openCatalog(ctx, raw, l)
+	if err != nil {
+		return false, err
+	}
+	defer cat.close()
+	err = cat.Ping(ctx)
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "ResourceNotFoundException" {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // openReady opens the catalog for a command that uses it at once: a local (SQLite)
@@ -131,13 +183,49 @@ type modelFlags struct {
 
 func (m *modelFlags) bind(f *envFlags) {
 	f.List(&m.specs, "model", "EASEL_MODELS", "model: offline, or bedrock:<model-id or alias core|ultra|sd3.5|titan|nova-canvas>; the first is the default")
-	f.Duration(&m.timeout, "bedrock-timeout", "EASEL_BEDROCK_TIMEOUT", 120*time.Second, "read timeout of one Bedrock call")
-	f.Int(&m.concurrency, "bedrock-concurrency", "EASEL_BEDROCK_CONCURRENCY", 8, "Bedrock calls in flight per model on this instance")
-	f.Int(&m.retries, "bedrock-retries", "EASEL_BEDROCK_RETRIES", 3, "retries of a throttled or failed Bedrock call")
+	f.Duration(&m.timeout, "bedrock-timeout", "EASEL_BEDROCK_TIMEOUT", 120*time.Second, "read timeout of one Bedrock call (0: none of its own; --generate-timeout still bounds it)")
+	f.Int(&m.concurrency, "bedrock-concurrency", "EASEL_BEDROCK_CONCURRENCY", 8, "Bedrock calls in flight per model on this instance (0: unlimited)")
+	f.Int(&m.retries, "bedrock-retries", "EASEL_BEDROCK_RETRIES", 3, "retries of a throttled or failed Bedrock call, at most one after a timeout (0: none)")
 	f.Bool(&m.check, "check-models", "EASEL_CHECK_MODELS", false, "at start-up, refuse Bedrock models that are not ACTIVE (GetFoundationModel)")
 }
 
-func openModels(ctx context.Context, mf *modelFlags, l *awsLoader, log *slog.Logger) ([]easel.Model, error) {
+func (m *modelFlags) validate() error {
+	for _, v := range []struct {
+		name  string
+		value float64
+	}{
+		{"bedrock-timeout", m.timeout.Seconds()},
+		{"bedrock-concurrency", float64(m.concurrency)},
+		{"bedrock-retries", float64(m.retries)},
+	} {
+		if err := checkNumber(v.name, v.value, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unlimitedConcurrency stands for "no bound" in the adapter's semaphore (a channel of
+// empty structs: its capacity costs no memory).
+const unlimitedConcurrency = math.MaxInt32
+
+// options turns the flags into the adapter's options. The adapter reads 0 as "its
+// default"; the flags read 0 as their help says, so 0 is translated here.
+func (m *modelFlags) options(generateTimeout time.Duration, log *slog.Logger) bedrock.Options {
+	o := bedrock.Options{Timeout: m.timeout, MaxConcurrency: m.concurrency, MaxRetries: m.retries, Logger: log}
+	if m.timeout == 0 {
+		o.Timeout = generateTimeout // the request's own deadline is the only bound
+	}
+	if m.concurrency == 0 {
+		o.MaxConcurrency = unlimitedConcurrency
+	}
+	if m.retries == 0 {
+		o.MaxRetries = -1 // the adapter's "no retries"
+	}
+	return o
+}
+
+func openModels(ctx context.Context, mf *modelFlags, generateTimeout time.Duration, l *awsLoader, log *slog.Logger) ([]easel.Model, error) {
 	specs := mf.specs
 	if len(specs) == 0 {
 		specs = []string{"offline"}
@@ -158,17 +246,15 @@ func openModels(ctx context.Context, mf *modelFlags, l *awsLoader, log *slog.Log
 			}
 			if runtime == nil {
 				cfg, err := l.load(ctx)
+				if err == nil && cfg.Region == "" {
+					err = errors.New("no AWS region: set AWS_REGION")
+				}
 				if err != nil {
 					return nil, fmt.Errorf("model %q: %w", s, err)
 				}
 				runtime = bedrockruntime.NewFromConfig(cfg)
 			}
-			m, err := bedrock.New(runtime, id, bedrock.Options{
-				Timeout:        mf.timeout,
-				MaxConcurrency: mf.concurrency,
-				MaxRetries:     mf.retries,
-				Logger:         log,
-			})
+			m, err := bedrock.New(runtime, id, mf.options(generateTimeout, log))
 			if err != nil {
 				return nil, usageError{fmt.Errorf("model %q: %w", s, err)}
 			}

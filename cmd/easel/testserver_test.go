@@ -42,6 +42,7 @@ type testServer struct {
 	url, key, data string
 	stop           func() error // SIGTERM-like: cancels run's context, returns its error
 	logs           *syncBuffer
+	out            *syncBuffer // what serve printed on stdout
 }
 
 func startServerOn(t *testing.T, data string, args ...string) *testServer {
@@ -49,18 +50,19 @@ func startServerOn(t *testing.T, data string, args ...string) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	logs := &syncBuffer{}
-	full := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warn", "--sweep-every", "1h"}, args...)
+	full := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warn", "--sweep-every", "1h", "--drain-delay", "0"}, args...)
 	done := make(chan error, 1)
 	go func() {
 		err := run(ctx, full, pw, logs)
 		pw.Close()
 		done <- err
 	}()
-	s := &testServer{data: data, logs: logs}
+	s := &testServer{data: data, logs: logs, out: &syncBuffer{}}
 	lines := make(chan string, 100) // serve prints a few lines only
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
+			s.out.Write([]byte(sc.Text() + "\n"))
 			select {
 			case lines <- sc.Text():
 			default: // nobody reads after start-up; keep the pipe flowing
@@ -80,11 +82,11 @@ wait:
 			if u, found := strings.CutPrefix(line, "Easel is serving on "); found {
 				s.url = strings.TrimSuffix(u, "/")
 			}
-			if _, k, found := strings.Cut(line, "/#key="); found {
-				s.key = k
+			if strings.HasPrefix(line, "Sign in at ") { // no bootstrap key
 				break wait
 			}
-			if strings.HasPrefix(line, "Open ") || strings.HasPrefix(line, "Create API keys") { // no bootstrap key
+			if _, k, found := strings.Cut(line, "/#key="); found {
+				s.key = k
 				break wait
 			}
 		case <-deadline:

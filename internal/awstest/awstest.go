@@ -1,5 +1,6 @@
 // Package awstest connects tests to the loopback AWS emulators that scripts/services.sh
-// starts (versitygw as S3, dynalite as DynamoDB) and to a Bedrock wire fake, through the
+// starts (versitygw as S3, dynalite as DynamoDB, the repository's SQS and EventBridge
+// wire fakes as one shared process) and to a Bedrock wire fake, through the
 // AWS SDK's standard settings only, as the service itself is configured. Without the
 // emulators a test is skipped, unless EASEL_TEST_REQUIRE_SERVICES=1 (the test script's
 // setting), which makes it fail instead.
@@ -56,6 +57,20 @@ func S3(tb testing.TB) Endpoint {
 func DynamoDB(tb testing.TB) Endpoint {
 	tb.Helper()
 	return Endpoint{"AWS_ENDPOINT_URL_DYNAMODB", require(tb, "EASEL_TEST_DYNAMODB_ENDPOINT", "dynalite")}
+}
+
+// SQS returns the endpoint of the SQS fake process (sqsqueue/sqstest served by
+// bedrock/bedrocktest/fakeserver), or skips the test. It takes requests signed with
+// Credentials in Region.
+func SQS(tb testing.TB) Endpoint {
+	tb.Helper()
+	return Endpoint{"AWS_ENDPOINT_URL_SQS", require(tb, "EASEL_TEST_SQS_ENDPOINT", "the AWS fakes process")}
+}
+
+// EventBridge returns the endpoint of the EventBridge fake process, or skips the test.
+func EventBridge(tb testing.TB) Endpoint {
+	tb.Helper()
+	return Endpoint{"AWS_ENDPOINT_URL_EVENTBRIDGE", require(tb, "EASEL_TEST_EVENTBRIDGE_ENDPOINT", "the AWS fakes process")}
 }
 
 // BedrockRuntime returns the endpoint of a Bedrock fake at url.
