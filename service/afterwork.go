@@ -297,7 +297,9 @@ func (s *Service) deliverWebhook(ctx context.Context, j *easel.Job, n *easel.Job
 			continue
 		}
 		n.WebhookAttempts++
-		if s.now().Sub(ev.At) >= s.jobs.WebhookGiveUp {
+		if easel.IsCode(err, easel.EInvalid) || s.now().Sub(ev.At) >= s.jobs.WebhookGiveUp {
+			// A refused address (it resolves somewhere private now) or the retry
+			// period is over: trying again would not help.
 			s.log.Warn("webhook: giving up on an event", "job", j.ID, "event", ev.Type, "attempts", n.WebhookAttempts, "err", err)
 			n.WebhookSeq, n.WebhookAttempts = ev.Seq, 0
 			s.obs.Webhook("dropped")
