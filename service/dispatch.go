@@ -71,11 +71,7 @@ func (s *Service) StartWorkers() {
 // back, lets running jobs finish until ctx ends, then hands the rest back to the queue
 // (keeping their stored images) so that another worker runs them.
 func (s *Service) StopWorkers(ctx context.Context) {
-	if s.stopBackground == nil {
-		return
-	}
-	s.stopBackground()
-	s.background.Wait()
+	s.StopTaking()
 	done := make(chan struct{})
 	go func() {
 		if s.dispatcher != nil {
@@ -100,6 +96,16 @@ func (s *Service) StopWorkers(ctx context.Context) {
 	case <-time.After(10 * time.Second):
 		s.log.Warn("some jobs did not hand back in time; their leases will end")
 	}
+}
+
+// StopTaking stops taking jobs from the queue (held messages are handed back) and
+// stops the reaper and the after-work; jobs running go on. It returns when those have
+// stopped. StopWorkers calls it.
+func (s *Service) StopTaking() {
+	if s.stopBackground != nil {
+		s.stopBackground()
+	}
+	s.background.Wait()
 }
 
 // wakeDispatcher tells the dispatcher that a slot may be free.

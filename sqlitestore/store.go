@@ -36,6 +36,9 @@ import (
 	"github.com/easelhq/easel"
 )
 
+// ErrNoWorkerLock is returned by LockWorkers where the system has no file locks.
+var ErrNoWorkerLock = errors.New("sqlitestore: no worker lock on this system")
+
 // BusyTimeout is how long a statement waits for another process's write lock.
 const BusyTimeout = 5 * time.Second
 

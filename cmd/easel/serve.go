@@ -27,6 +27,7 @@ type serveConfig struct {
 	logLevel   string
 	stores     storeFlags
 	models     modelFlags
+	jobs       jobFlags
 	limits     service.Limits
 	maxBody    int
 	drain      time.Duration
@@ -54,6 +55,7 @@ func (c *serveConfig) bind(f *envFlags) {
 	f.String(&c.logLevel, "log-level", "EASEL_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	c.stores.bind(f)
 	c.models.bind(f)
+	c.jobs.bind(f)
 	f.Float(&c.limits.UserRate, "user-rate", "EASEL_USER_RATE", d.UserRate, "generation requests per minute per user (0: unlimited)")
 	f.Int(&c.limits.UserBurst, "user-burst", "EASEL_USER_BURST", d.UserBurst, "burst of generation requests per user (0: a sixth of the rate, at least 1)")
 	f.Int(&c.limits.UserConcurrency, "user-concurrency", "EASEL_USER_CONCURRENCY", d.UserConcurrency, "generations in progress per user (0: unlimited)")
@@ -100,6 +102,9 @@ func (c *serveConfig) check() error {
 	}
 	if c.env != "development" && c.env != "production" {
 		return usageError{fmt.Errorf("--env %q: want development or production", c.env)}
+	}
+	if err := c.jobs.check(); err != nil {
+		return err
 	}
 	return c.models.validate()
 }
@@ -172,6 +177,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	jobs, closeJobs, err := openJobs(ctx, &c.jobs, cat, &aws, c.production(), log)
+	if err != nil {
+		return err
+	}
+	defer closeJobs()
 	metrics := httpapi.NewMetrics()
 	svc, err := service.New(service.Config{
 		Models:     models,
@@ -180,12 +190,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Limits:     c.limits,
 		Thumbnails: c.thumbs,
 		SweepAfter: c.sweepAge,
+		Jobs:       jobs,
 		Observer:   metrics,
 		Logger:     log,
 	})
 	if err != nil {
 		return err
 	}
+	svc.StartWorkers()
 	api := httpapi.New(httpapi.Config{
 		Service:      svc,
 		Blobs:        blobs,
@@ -243,6 +255,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// and in-flight requests get drain-timeout to finish.
 	api.SetDraining()
 	stopSweep()
+	svc.StopTaking() // queued jobs go to other instances; running ones go on
 	if c.drainDelay > 0 && probed.Load() {
 		log.Info("draining: /readyz answers 503, still serving", "delay", c.drainDelay.String(), "timeout", c.drain.String())
 		select {
@@ -254,11 +267,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("draining: listener closed, finishing requests in flight", "timeout", c.drain.String())
 	sctx, cancel := context.WithTimeout(context.Background(), c.drain)
 	defer cancel()
+	// Running jobs (queued ones and those of requests waiting here) get the same
+	// time; what is still running then is handed back to the queue.
+	jobsDone := make(chan struct{})
+	go func() { svc.Close(sctx); close(jobsDone) }()
 	err = srv.Shutdown(sctx)
 	if err != nil {
 		srv.Close() // cut off what is left
 	}
-	svc.Close(sctx)
+	<-jobsDone
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -52,6 +52,8 @@ type catalog struct {
 	migrate func(context.Context) error
 	close   func() error
 	local   bool // SQLite: serve migrates it by itself
+	// sqlite is the store of a SQLite catalog (its queue lives in the same file).
+	sqlite *sqlitestore.Store
 }
 
 func openCatalog(ctx context.Context, raw string, l *awsLoader) (*catalog, error) {
@@ -69,7 +71,7 @@ func openCatalog(ctx context.Context, raw string, l *awsLoader) (*catalog, error
 		if err != nil {
 			return nil, err
 		}
-		return &catalog{Catalog: st, migrate: st.Migrate, close: st.Close, local: true}, nil
+		return &catalog{Catalog: st, migrate: st.Migrate, close: st.Close, local: true, sqlite: st}, nil
 	case "dynamodb":
 		cfg, err := l.load(ctx)
 		if err != nil {
