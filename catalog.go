@@ -6,7 +6,7 @@ import (
 )
 
 // Catalog is the metadata port: image records, API keys, idempotency records, quota
-// counters and settings. Times are kept to the millisecond, in UTC; seeds keep all 64
+// counters, settings, jobs and webhook secrets. Times are kept to the millisecond, in UTC; seeds keep all 64
 // bits. The storetest package holds the conformance suite every adapter passes. Every method that takes a userID acts only on that user's
 // items: another user's item is ENotFound, never EForbidden. Implementations are safe
 // for concurrent use and across processes sharing the same backend.
@@ -15,6 +15,7 @@ type Catalog interface {
 	KeyCatalog
 	IdempotencyCatalog
 	QuotaCatalog
+	JobCatalog
 	// Setting returns the value stored under name, storing value first if there is
 	// none (first writer wins, across processes). Used for shared secrets.
 	Setting(ctx context.Context, name string, value []byte) ([]byte, error)
@@ -120,7 +121,8 @@ type QuotaCatalog interface {
 // JobCatalog keeps jobs and users' webhook secrets. Every change to a job is a
 // compare-and-swap on Job.Version, so the state machine lives in one place (package
 // service) and adapters only store, index and compare. The conformance suite
-// (storetest.RunJobCatalogTests) pins what the comments below say:
+// (storetest.RunJobCatalogTests, part of RunCatalogTests) pins what the comments
+// below say:
 //   - A job whose ExpiresAt is set and has passed (by the backend's clock) is absent
 //     for every method, as if deleted; backends delete it some time later.
 //   - Times are kept to the millisecond at least; comparisons with a given time are

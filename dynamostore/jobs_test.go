@@ -13,15 +13,7 @@ import (
 	"github.com/easelhq/easel/dynamostore"
 	"github.com/easelhq/easel/dynamostore/tabledef"
 	"github.com/easelhq/easel/internal/awstest"
-	"github.com/easelhq/easel/storetest"
 )
-
-func TestJobConformance(t *testing.T) {
-	cfg := dynamoConfig(t)
-	storetest.RunJobCatalogTests(t, func(t *testing.T) easel.JobCatalog {
-		return openStore(t, cfg)
-	})
-}
 
 // TestJobRoundTrips checks which DynamoDB call, on which index, each job method makes:
 // one per call, never a Scan.

@@ -8,14 +8,7 @@ import (
 
 	"github.com/easelhq/easel"
 	"github.com/easelhq/easel/sqlitestore"
-	"github.com/easelhq/easel/storetest"
 )
-
-func TestJobConformance(t *testing.T) {
-	storetest.RunJobCatalogTests(t, func(t *testing.T) easel.JobCatalog {
-		return open(t, tempPath(t))
-	})
-}
 
 // TestJobPlans checks that every job query walks its index, with no sort step and no
 // scan of the table.
