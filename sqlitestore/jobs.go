@@ -61,6 +61,9 @@ const live = `(expires_at IS NULL OR expires_at > ?)`
 const sweepJobsQuery = `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs
 	WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`
 
+const insertJobQuery = `INSERT INTO jobs (id, user_id, status, created_at, queued_at,
+	lease_until, notify_due, expires_at, version, job) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`
+
 // expiredSweep bounds how many expired jobs one CreateJob deletes.
 const expiredSweep = 16
 
@@ -129,13 +132,22 @@ func (s *Store) CreateJob(ctx context.Context, j *easel.Job) error {
 	if err != nil {
 		return err
 	}
+	// Prepared before the transaction: preparing needs the writer's one connection,
+	// which the transaction holds.
+	sweep, err := s.wstmts.get(ctx, sweepJobsQuery)
+	if err != nil {
+		return dbError("prepare create job", err)
+	}
+	insert, err := s.wstmts.get(ctx, insertJobQuery)
+	if err != nil {
+		return dbError("prepare create job", err)
+	}
 	now := toMillis(time.Now())
 	err = s.inTx(ctx, "create job", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, sweepJobsQuery, now, expiredSweep); err != nil {
+		if _, err := tx.StmtContext(ctx, sweep).ExecContext(ctx, now, expiredSweep); err != nil {
 			return dbError("create job: delete expired jobs", err)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, user_id, status, created_at, queued_at,
-			lease_until, notify_due, expires_at, version, job) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
+		_, err := tx.StmtContext(ctx, insert).ExecContext(ctx,
 			j.ID, j.UserID, r.status, toMillis(j.CreatedAt), r.queued, r.lease, r.notify, r.expir, r.data)
 		if err != nil {
 			return dbError(fmt.Sprintf("create job %s", j.ID), err)

@@ -107,6 +107,7 @@ func BenchmarkQueueSendReceiveDelete(b *testing.B) {
 	q := open(b, tempPath(b)).Queue(sqlitestore.QueueOptions{})
 	ctx := b.Context()
 	b.ReportAllocs()
+	start := cpuTime()
 	for i := 0; b.Loop(); i++ {
 		if err := q.Send(ctx, easel.QueueMessage{JobID: fmt.Sprint("job-", i), Group: "user-a"}, 0); err != nil {
 			b.Fatal(err)
@@ -119,6 +120,7 @@ func BenchmarkQueueSendReceiveDelete(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpuPerOp(b, start)
 }
 
 // BenchmarkQueueParallel runs 4 senders and 4 receivers (batches of up to 10) on one
@@ -133,6 +135,7 @@ func BenchmarkQueueParallel(b *testing.B) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	b.ResetTimer()
+	start := cpuTime()
 	for range 4 {
 		wg.Go(func() {
 			for {
@@ -163,6 +166,7 @@ func BenchmarkQueueParallel(b *testing.B) {
 	}
 	<-done
 	b.StopTimer()
+	cpuPerOp(b, start)
 	cancel()
 	wg.Wait()
 }
