@@ -6,7 +6,7 @@ import (
 )
 
 // Catalog is the metadata port: image records, API keys, idempotency records, quota
-// counters and settings. Times are kept to the millisecond, in UTC; seeds keep all 64
+// counters, settings, jobs and webhook secrets. Times are kept to the millisecond, in UTC; seeds keep all 64
 // bits. The storetest package holds the conformance suite every adapter passes. Every method that takes a userID acts only on that user's
 // items: another user's item is ENotFound, never EForbidden. Implementations are safe
 // for concurrent use and across processes sharing the same backend.
@@ -120,35 +120,53 @@ type QuotaCatalog interface {
 
 // JobCatalog keeps jobs and users' webhook secrets. Every change to a job is a
 // compare-and-swap on Job.Version, so the state machine lives in one place (package
-// service) and adapters only store, index and compare.
+// service) and adapters only store, index and compare. The conformance suite
+// (storetest.RunJobCatalogTests, part of RunCatalogTests) pins what the comments
+// below say:
+//   - A job whose ExpiresAt is set and has passed (by the backend's clock) is absent
+//     for every method, as if deleted; backends delete it some time later.
+//   - Times are kept to the millisecond at least; comparisons with a given time are
+//     strict ("before" means earlier, never equal), as in ListPending.
+//   - The owner of a job never changes: a job is another user's for every method that
+//     takes a user, UpdateJob included.
+//   - A job is indexed for at most one kind of background work, by its status: a
+//     queued job by QueuedAt (DueQueued, CountQueued), a running one by Lease.Until
+//     (DueLease), an ended one by Notify.DueAt when it is set (DueNotify).
 type JobCatalog interface {
-	// CreateJob stores a new job and sets its Version to 1. EConflict if the id exists.
+	// CreateJob stores a new job and sets its Version to 1. EConflict if the id
+	// exists, whoever owns it; EInvalid if j.Check fails. Nothing is stored on error.
 	CreateJob(ctx context.Context, j *Job) error
 	// UpdateJob replaces the stored job if its Version equals j.Version, then increments
-	// j.Version. EConflict if the stored Version differs (reload and retry), ENotFound
-	// if the job is gone.
+	// j.Version. EConflict if the stored Version differs (reload and retry); ENotFound
+	// if the job is gone, expired or not j.UserID's; EInvalid if j.Check fails. Nothing
+	// is stored, and j.Version is unchanged, on error. Of several writers holding the
+	// same Version, exactly one succeeds.
 	UpdateJob(ctx context.Context, j *Job) error
 	// GetJob returns the user's job. ENotFound otherwise (another user's job included).
 	GetJob(ctx context.Context, userID, id string) (*Job, error)
 	// LookupJob returns the job with that id whatever its owner. ENotFound if none.
 	LookupJob(ctx context.Context, id string) (*Job, error)
-	// ListJobs returns a page of the user's jobs, newest first (CreatedAt descending,
-	// then ID descending), and the cursor of the next page (nil at the end), as
-	// ListImages does. Callers pass a limit of 1..MaxPageSize.
+	// ListJobs returns a page of the user's jobs with one of opt.Statuses (any status
+	// when empty), newest first (CreatedAt descending, then ID descending), and the
+	// cursor of the next page, as ListImages does: nil with a short page; a backend
+	// may return a cursor whose next page is empty. Callers pass a limit of
+	// 1..MaxPageSize.
 	ListJobs(ctx context.Context, userID string, opt JobListOptions) ([]*Job, *PageCursor, error)
 	// CountQueued returns how many jobs are queued: the user's own when userID is not
 	// empty, else everyone's; with before not zero, only those whose QueuedAt is
-	// earlier. It stops counting at limit (a limit <= 0 means no bound).
+	// strictly earlier. It stops counting at limit, returning at most limit (a limit
+	// <= 0 means no bound).
 	CountQueued(ctx context.Context, userID string, before time.Time, limit int) (int, error)
-	// DueJobs returns up to limit jobs due for the given background work before the
-	// given time, oldest first (see JobDue).
+	// DueJobs returns up to limit jobs due for the given background work strictly
+	// before the given time, oldest first (by the time the work looks at, then by ID;
+	// see JobDue).
 	DueJobs(ctx context.Context, due JobDue, before time.Time, limit int) ([]*Job, error)
 
 	// WebhookSecret returns the user's webhook signing secret. ENotFound if none.
 	WebhookSecret(ctx context.Context, userID string) (*WebhookSecret, error)
 	// PutWebhookSecret stores the user's secret if the stored Version equals
 	// s.Version (0: there is none yet), then increments s.Version. EConflict
-	// otherwise.
+	// otherwise, and s.Version is unchanged.
 	PutWebhookSecret(ctx context.Context, s *WebhookSecret) error
 }
 

@@ -175,6 +175,24 @@ type Job struct {
 	Version int64 `json:"version"`
 }
 
+// Check returns an EInvalid error when the job lacks what catalogs need to store and
+// index it: an id, a user, a valid status, QueuedAt while queued, and a lease with an
+// end while running (without it, no reaper would ever find the job if its worker
+// died). Catalog adapters call it in CreateJob and UpdateJob.
+func (j *Job) Check() error {
+	switch {
+	case j.ID == "" || j.UserID == "":
+		return Errorf(EInvalid, "A job needs an id and a user.")
+	case !j.Status.Valid():
+		return Errorf(EInvalid, "Job status %q is not one of queued, running, succeeded, failed, canceled.", j.Status)
+	case j.Status == JobQueued && j.QueuedAt.IsZero():
+		return Errorf(EInvalid, "A queued job needs its QueuedAt.")
+	case j.Status == JobRunning && (j.Lease == nil || j.Lease.Until.IsZero()):
+		return Errorf(EInvalid, "A running job needs a lease with an end.")
+	}
+	return nil
+}
+
 // Append adds an event to the log with the next Seq and returns it.
 func (j *Job) Append(typ string, at time.Time) *JobEvent {
 	seq := 1
@@ -260,14 +278,17 @@ type JobListOptions struct {
 type JobDue string
 
 const (
-	// DueLease: running jobs whose lease ended before the given time (their worker
-	// died): the reaper hands them back to the queue.
+	// DueLease: running jobs whose Lease.Until is before the given time (their
+	// worker died): the reaper hands them back to the queue.
 	DueLease JobDue = "lease"
 	// DueQueued: jobs whose QueuedAt is before the given time: the reaper re-sends
 	// their queue message in case it was lost (a duplicate is harmless: claims are
 	// conditional).
 	DueQueued JobDue = "queued"
-	// DueNotify: jobs whose Notify.DueAt is before the given time: the notifier
-	// delivers their events.
+	// DueNotify: ended jobs whose Notify.DueAt is before the given time: the notifier
+	// delivers their events. A queued or running job is not listed even when its
+	// DueAt is set (the catalog indexes a job for one kind of work at a time, and a
+	// live job is already indexed for the reaper): events a live job's webhook is due
+	// are delivered by its worker, or found once the job ends.
 	DueNotify JobDue = "notify"
 )

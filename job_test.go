@@ -68,3 +68,33 @@ func TestJobStatus(t *testing.T) {
 		t.Error(`JobStatus("done").Valid() = true`)
 	}
 }
+
+func TestJobCheck(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	ok := func() *easel.Job {
+		return &easel.Job{ID: "j", UserID: "u", Status: easel.JobQueued, QueuedAt: t0}
+	}
+	tests := []struct {
+		name  string
+		spoil func(j *easel.Job)
+		valid bool
+	}{
+		{"queued", func(j *easel.Job) {}, true},
+		{"running", func(j *easel.Job) { j.Status, j.Lease = easel.JobRunning, &easel.JobLease{Until: t0} }, true},
+		{"ended", func(j *easel.Job) { j.Status, j.QueuedAt = easel.JobCanceled, time.Time{} }, true},
+		{"no id", func(j *easel.Job) { j.ID = "" }, false},
+		{"no user", func(j *easel.Job) { j.UserID = "" }, false},
+		{"bad status", func(j *easel.Job) { j.Status = "done" }, false},
+		{"queued without time", func(j *easel.Job) { j.QueuedAt = time.Time{} }, false},
+		{"running without lease", func(j *easel.Job) { j.Status = easel.JobRunning }, false},
+		{"lease without end", func(j *easel.Job) { j.Status, j.Lease = easel.JobRunning, &easel.JobLease{} }, false},
+	}
+	for _, tc := range tests {
+		j := ok()
+		tc.spoil(j)
+		err := j.Check()
+		if tc.valid && err != nil || !tc.valid && easel.ErrorCode(err) != easel.EInvalid {
+			t.Errorf("Check(%s) = %v, want valid %v", tc.name, err, tc.valid)
+		}
+	}
+}

@@ -96,7 +96,8 @@ func checkTableShape(t *types.TableDescription, def tabledef.Table) error {
 			}
 		}
 		if !found {
-			return fmt.Errorf("index %q is missing", want.Name)
+			return fmt.Errorf("index %q is missing: the table was made by an older Easel; "+
+				"deploy the CDK app, or add the index by hand (docs/dynamodb.md, Upgrading)", want.Name)
 		}
 	}
 	return nil

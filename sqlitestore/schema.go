@@ -71,6 +71,8 @@ CREATE TABLE settings (
 	value BLOB NOT NULL
 ) STRICT, WITHOUT ROWID;
 `,
+	// 2: jobs, webhook secrets and the job queue (issue 8); see jobs.go and queue.go.
+	schemaJobs,
 }
 
 // SchemaVersion is the schema version Migrate brings a database to.

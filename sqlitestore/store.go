@@ -53,6 +53,8 @@ type Store struct {
 	reader *sql.DB // read-only connections
 	wstmts *stmts  // prepared on writer
 	rstmts *stmts  // prepared on reader
+	// signals wakes waiting Queue receivers when a message is sent (queue.go).
+	signals signals
 }
 
 var _ easel.Catalog = (*Store)(nil)

@@ -52,6 +52,7 @@ func RunCatalogTests(t *testing.T, newCatalog func(t *testing.T) easel.Catalog) 
 			tc.fn(t, newCatalog(t))
 		})
 	}
+	RunJobCatalogTests(t, func(t *testing.T) easel.JobCatalog { return newCatalog(t) })
 }
 
 // baseTime is a recent instant at the precision every backend keeps.

@@ -1,7 +1,8 @@
 // Package storetest holds the conformance suites that every adapter of Easel's storage
 // ports runs, in the spirit of gocloud.dev's drivertest: RunCatalogTests for
-// easel.Catalog (SQLite, DynamoDB) and RunBlobStoreTests for easel.BlobStore (local
-// folder, S3). An adapter's own tests call them with a constructor of fresh, empty
+// easel.Catalog (SQLite, DynamoDB; its job cases are also RunJobCatalogTests),
+// RunBlobStoreTests for easel.BlobStore (local folder, S3) and RunQueueTests for
+// easel.Queue (SQLite, SQS). An adapter's own tests call them with a constructor of fresh, empty
 // instances, so that backends cannot drift apart:
 //
 //	func TestConformance(t *testing.T) {
@@ -34,4 +35,13 @@
 //   - Setting keeps binary values byte for byte.
 //   - BlobStore keys are those made by easel.ImageKey and easel.ThumbKey, stored with
 //     the content type they imply.
+//   - Jobs: the comments of easel.JobCatalog are the contract (expired jobs absent,
+//     strict "before", owner fixed, one kind of background work per job, EInvalid for
+//     jobs failing easel.Job.Check). Jobs round-trip whole: every field, nested times
+//     compared as instants, empty and nil slices alike. DueNotify lists only ended jobs.
+//   - Queues: the comments of easel.Queue are the contract. The suite never relies on
+//     order or on sub-tick timing: a message that must stay invisible is made
+//     invisible for minutes, and waits for one to reappear are long polls. A harness
+//     names the dead-letter limit (QueueHarness.MaxReceives) and the backend's
+//     granularity (QueueHarness.Tick).
 package storetest
