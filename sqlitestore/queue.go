@@ -221,8 +221,22 @@ func (q *Queue) ReceiveDead(ctx context.Context, n int, visibility time.Duration
 
 // The statements of take.
 const (
-	takeSelect = `SELECT id, job_id, grp, sent_at, receive_count FROM queue
-		WHERE queue = ? AND dead = ? AND visible_at <= ? ORDER BY visible_at, id LIMIT ?`
+	// takeSelect picks live messages fairly between groups (tenants): each group's
+	// visible messages are numbered oldest first, and a message's turn is its number
+	// plus its group's messages in flight, so a group with many messages out (or
+	// many waiting) does not keep another group's one waiting, as SQS fair queues do.
+	takeSelect = `WITH v AS (
+			SELECT id, job_id, grp, sent_at, receive_count, visible_at,
+				row_number() OVER (PARTITION BY grp ORDER BY visible_at, id) AS rn
+			FROM queue WHERE queue = ?1 AND dead = 0 AND visible_at <= ?2),
+		f AS (
+			SELECT grp, count(*) AS n FROM queue
+			WHERE queue = ?1 AND dead = 0 AND visible_at > ?2 AND receipt <> '' GROUP BY grp)
+		SELECT v.id, v.job_id, v.grp, v.sent_at, v.receive_count FROM v LEFT JOIN f ON f.grp = v.grp
+		ORDER BY coalesce(f.n, 0) + v.rn, v.visible_at, v.id LIMIT ?3`
+	// takeSelectDead picks dead letters oldest first.
+	takeSelectDead = `SELECT id, job_id, grp, sent_at, receive_count FROM queue
+		WHERE queue = ?1 AND dead = 1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3`
 	takeReceive = `UPDATE queue SET receive_count = receive_count + 1, receipt = ?, visible_at = ? WHERE id = ?`
 	takeBury    = `UPDATE queue SET dead = 1, receipt = '', visible_at = ? WHERE id = ?`
 )
@@ -241,7 +255,11 @@ type queueRow struct {
 func (q *Queue) take(ctx context.Context, dead bool, n int, visibility time.Duration) ([]*easel.Delivery, error) {
 	// Prepared before the transaction: preparing needs the writer's one connection,
 	// which the transaction holds.
-	sel, err := q.s.wstmts.get(ctx, takeSelect)
+	query := takeSelect
+	if dead {
+		query = takeSelectDead
+	}
+	sel, err := q.s.wstmts.get(ctx, query)
 	if err != nil {
 		return nil, dbError("prepare receive", err)
 	}
@@ -257,7 +275,7 @@ func (q *Queue) take(ctx context.Context, dead bool, n int, visibility time.Dura
 	now := time.Now()
 	var out []*easel.Delivery
 	err = q.s.inTx(ctx, "receive queue messages", func(tx *sql.Tx) error {
-		rows, err := tx.StmtContext(ctx, sel).QueryContext(ctx, q.name, dead, toMillis(now), n)
+		rows, err := tx.StmtContext(ctx, sel).QueryContext(ctx, q.name, toMillis(now), n)
 		if err != nil {
 			return dbError("receive queue messages", err)
 		}

@@ -170,3 +170,39 @@ func BenchmarkQueueParallel(b *testing.B) {
 	cancel()
 	wg.Wait()
 }
+
+// TestQueueIsFairBetweenGroups: a group with messages in flight does not keep another
+// group's message waiting behind its backlog, and a batch takes turns between groups.
+func TestQueueIsFairBetweenGroups(t *testing.T) {
+	ctx := t.Context()
+	q := open(t, tempPath(t)).Queue(sqlitestore.QueueOptions{PollInterval: time.Hour})
+	send := func(group string, n int) {
+		for i := range n {
+			if err := q.Send(ctx, easel.QueueMessage{JobID: fmt.Sprintf("%s-%02d", group, i), Group: group}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	send("a", 30)
+	if ds, err := q.Receive(ctx, 5, 0, time.Hour); err != nil || len(ds) != 5 {
+		t.Fatalf("Receive(5) = %d messages, %v", len(ds), err)
+	}
+	send("b", 1)
+	ds, err := q.Receive(ctx, 1, 0, time.Hour)
+	if err != nil || len(ds) != 1 || ds[0].Group != "b" {
+		t.Fatalf("with 5 of a's in flight, Receive(1) = %v, %v; want b's message", ds, err)
+	}
+	send("c", 3)
+	send("d", 3)
+	ds, err = q.Receive(ctx, 4, 0, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := map[string]int{}
+	for _, d := range ds {
+		groups[d.Group]++
+	}
+	if groups["c"] != 2 || groups["d"] != 2 {
+		t.Errorf("Receive(4) with c and d waiting = groups %v, want 2 of c and 2 of d (a has 5 in flight)", groups)
+	}
+}
