@@ -141,8 +141,20 @@ func (s *Server) writeJob(w http.ResponseWriter, r *http.Request, status int, j 
 	writeJSON(w, status, v)
 }
 
+// getJob serves GET /v1/jobs/{id}; with Prefer: wait=N it waits up to N seconds for
+// the job to end (a long poll).
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
-	j, err := s.cfg.Service.GetJob(r.Context(), principalOf(r), r.PathValue("id"))
+	pref, err := parsePrefer(r.Header)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var j *easel.Job
+	if pref.wait > 0 {
+		j, err = s.cfg.Service.WaitJob(r.Context(), principalOf(r), r.PathValue("id"), pref.wait)
+	} else {
+		j, err = s.cfg.Service.GetJob(r.Context(), principalOf(r), r.PathValue("id"))
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
