@@ -358,6 +358,27 @@ func (q *Queue) Extend(ctx context.Context, d *easel.Delivery, visibility time.D
 	return nil
 }
 
+// ReleaseInFlight makes every received message of the queue visible again at once and
+// returns how many there were. Call it only when no receiver is left (a restarted
+// process that holds LockWorkers): their receivers are gone, so waiting out their
+// visibility timeouts would only delay the jobs.
+func (q *Queue) ReleaseInFlight(ctx context.Context) (int, error) {
+	now := toMillis(time.Now())
+	res, err := q.s.exec(ctx, `UPDATE queue SET visible_at = ? WHERE queue = ? AND dead = 0 AND receipt <> '' AND visible_at > ?`,
+		now, q.name, now)
+	if err != nil {
+		return 0, dbError("release queue messages", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, dbError("release queue messages", err)
+	}
+	if n > 0 {
+		q.wake.notify()
+	}
+	return int(n), nil
+}
+
 // Delete removes a received message, live or dead. A stale receipt (the message was
 // received again since) deletes nothing, and is not an error; nor is a deleted message.
 func (q *Queue) Delete(ctx context.Context, d *easel.Delivery) error {

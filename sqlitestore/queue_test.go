@@ -206,3 +206,26 @@ func TestQueueIsFairBetweenGroups(t *testing.T) {
 		t.Errorf("Receive(4) with c and d waiting = groups %v, want 2 of c and 2 of d (a has 5 in flight)", groups)
 	}
 }
+
+func TestQueueReleaseInFlight(t *testing.T) {
+	ctx := t.Context()
+	q := open(t, tempPath(t)).Queue(sqlitestore.QueueOptions{PollInterval: time.Hour})
+	for i := range 3 {
+		if err := q.Send(ctx, easel.QueueMessage{JobID: fmt.Sprint(i), Group: "g"}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Send(ctx, easel.QueueMessage{JobID: "later", Group: "g"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := q.Receive(ctx, 2, 0, time.Hour); err != nil || len(ds) != 2 {
+		t.Fatalf("Receive(2) = %d, %v", len(ds), err)
+	}
+	if n, err := q.ReleaseInFlight(ctx); err != nil || n != 2 {
+		t.Fatalf("ReleaseInFlight = %d, %v; want the 2 received", n, err)
+	}
+	ds, err := q.Receive(ctx, 10, 0, time.Hour)
+	if err != nil || len(ds) != 3 {
+		t.Fatalf("after the release Receive = %d messages, %v; want 3 (the delayed one stays delayed)", len(ds), err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -152,6 +153,13 @@ func (h *Handler) Calls(modelID string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.calls[modelID]
+}
+
+// CallCounts returns the calls counted by Calls, for every model id.
+func (h *Handler) CallCounts() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.calls)
 }
 
 // MaxInFlight returns the largest number of calls for modelID that were in progress

@@ -124,7 +124,17 @@ func openJobs(ctx context.Context, j *jobFlags, cat *catalog, l *awsLoader, prod
 			cfg.RecoverOnStart = true
 		}
 		closer = unlock
-		cfg.Queue = cat.sqlite.Queue(sqlitestore.QueueOptions{MaxReceives: j.maxAttempts + 2})
+		q := cat.sqlite.Queue(sqlitestore.QueueOptions{MaxReceives: j.maxAttempts + 2})
+		if cfg.RecoverOnStart {
+			// Messages received by a process that is gone need not wait out their
+			// visibility timeouts.
+			if n, err := q.ReleaseInFlight(ctx); err != nil {
+				log.Warn("release queue messages of a previous run", "err", err)
+			} else if n > 0 {
+				log.Info("released queue messages of a previous run", "messages", n)
+			}
+		}
+		cfg.Queue = q
 	case strings.HasPrefix(q, "sqs://") || strings.HasPrefix(q, "https://"):
 		awsCfg, err := l.load(ctx)
 		if err != nil {

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -128,6 +129,10 @@ func newHandler(c config, accessKey, secret string) (http.Handler, error) {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		target := r.Header.Get("X-Amz-Target")
 		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/_fake/calls":
+			// For end-to-end checks: how many InvokeModel calls each model got.
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(bedrock.CallCounts())
 		case strings.HasPrefix(target, "AmazonSQS."):
 			sqs.ServeHTTP(w, r)
 		case strings.HasPrefix(target, "AWSEvents."):
