@@ -148,9 +148,14 @@ func newEnv(t testing.TB, limits service.Limits) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.svc.Close(context.Background()) })
+	// As serve does at start-up: the new, empty store is marked as this catalog's.
+	if err := e.svc.CheckBlobStore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
+// files lists the image folder, without the ownership mark.
 func (e *env) files(t testing.TB) []string {
 	t.Helper()
 	entries, err := os.ReadDir(e.dir)
@@ -159,7 +164,9 @@ func (e *env) files(t testing.TB) []string {
 	}
 	var names []string
 	for _, en := range entries {
-		names = append(names, en.Name())
+		if en.Name() != ".easel-owner" {
+			names = append(names, en.Name())
+		}
 	}
 	return names
 }

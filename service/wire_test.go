@@ -88,6 +88,9 @@ func newWireEnv(t *testing.T, wrap func(*faultyBlobs) easel.BlobStore) *wireEnv 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.svc.Close(context.Background()) })
+	if err := e.svc.CheckBlobStore(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
@@ -108,7 +111,9 @@ func (e *wireEnv) objects(t *testing.T) []string {
 	}
 	var keys []string
 	for _, o := range out.Contents {
-		keys = append(keys, aws.ToString(o.Key))
+		if k := aws.ToString(o.Key); k != "images/.easel-owner" {
+			keys = append(keys, k)
+		}
 	}
 	return keys
 }

@@ -101,6 +101,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer ln.Close()
 	siteURL := "http://" + displayAddr(ln.Addr())
 
+	if err := checkStoresApart(c.stores.catalogURL(), c.stores.blobURL()); err != nil {
+		return err
+	}
 	var aws awsLoader
 	cat, err := openReady(ctx, c.stores.catalogURL(), &aws)
 	if err != nil {
@@ -154,6 +157,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
+	if err := svc.CheckBlobStore(ctx); err != nil {
+		return err
+	}
 	if err := announce(ctx, &c, cat, siteURL, stdout); err != nil {
 		return err
 	}
