@@ -60,15 +60,20 @@ func (s *Service) Generate(ctx context.Context, p *Principal, req *easel.Generat
 	}
 	defer done()
 
+	var claim *easel.IdempotencyRecord
 	if idempotencyKey != "" {
-		res, replay, err := s.beginIdempotent(ctx, p, idempotencyKey, reqHash)
+		var (
+			res    *GenerateResult
+			replay bool
+		)
+		claim, res, replay, err = s.beginIdempotent(ctx, p, idempotencyKey, reqHash)
 		if err != nil || replay {
 			return res, err
 		}
 	}
 	res, err := s.generate(ctx, p, m, spec, req)
-	if idempotencyKey != "" {
-		s.finishIdempotent(p, idempotencyKey, reqHash, res, err)
+	if claim != nil {
+		s.finishIdempotent(claim, res, err)
 	}
 	return res, err
 }
