@@ -8,7 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/easelhq/easel"
 )
@@ -29,6 +31,28 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 	return decodeStrict(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), v, s.cfg.MaxBodyBytes)
 }
 
+// decodeJSONWithin is decodeJSON with the body's arrival bounded by d: a client that
+// trickles its body is cut off with 408 instead of holding what it was admitted to.
+func (s *Server) decodeJSONWithin(w http.ResponseWriter, r *http.Request, v any, d time.Duration) error {
+	rc := http.NewResponseController(w)
+	// Not every ResponseWriter supports deadlines (httptest's recorder does not); the
+	// server's ReadTimeout still bounds the body then.
+	set := rc.SetReadDeadline(time.Now().Add(d)) == nil
+	err := s.decodeJSON(w, r, v)
+	if err == nil && set {
+		// The body was read to its end. After an error the deadline stays: it also
+		// bounds the server's reading of what is left of the body.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if easel.IsCode(err, easel.ERequestTimeout) {
+		// The rest of the body may never come: close the connection after the answer
+		// instead of letting the server wait for it.
+		w.Header().Set("Connection", "close")
+		return easel.WrapError(easel.ERequestTimeout, err, "The request body did not arrive within %s.", d)
+	}
+	return err
+}
+
 // decodeStrict decodes exactly one JSON value from r into v.
 func decodeStrict(r io.Reader, v any, limit int64) error {
 	dec := json.NewDecoder(r)
@@ -40,6 +64,9 @@ func decodeStrict(r io.Reader, v any, limit int64) error {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return tooLarge(limit)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return easel.WrapError(easel.ERequestTimeout, err, "The request body did not arrive in time.")
 		}
 		return easel.Errorf(easel.EInvalid, "The request body must hold a single JSON object.")
 	}
@@ -69,6 +96,8 @@ func decodeError(err error, limit int64) error {
 	switch {
 	case errors.As(err, &mbe):
 		return tooLarge(limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return easel.WrapError(easel.ERequestTimeout, err, "The request body did not arrive in time.")
 	case errors.As(err, &ute):
 		field := ute.Field
 		if field == "" {

@@ -17,6 +17,7 @@ var statusOf = map[string]int{
 	easel.EForbidden:           http.StatusForbidden,
 	easel.ENotFound:            http.StatusNotFound,
 	easel.EConflict:            http.StatusConflict,
+	easel.ERequestTimeout:      http.StatusRequestTimeout,
 	easel.EPayloadTooLarge:     http.StatusRequestEntityTooLarge,
 	easel.EUnsupportedMedia:    http.StatusUnsupportedMediaType,
 	easel.EIdempotencyMismatch: http.StatusUnprocessableEntity,

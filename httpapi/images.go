@@ -75,14 +75,15 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createImages(w http.ResponseWriter, r *http.Request) {
 	var req easel.GenerateRequest
-	if err := s.decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
+	adm, done, ok := s.startGenerate(w, r, &req)
+	if !ok {
 		return
 	}
+	defer done()
 	if !s.cfg.Production {
 		s.cfg.Logger.Debug("generate", "user", principalOf(r).UserID, "model", req.Model, "prompt", req.Prompt)
 	}
-	res, err := s.cfg.Service.Generate(r.Context(), principalOf(r), &req, r.Header.Get("Idempotency-Key"))
+	res, err := s.cfg.Service.GenerateAdmitted(r.Context(), adm, &req)
 	setRateHeaders(w, s.cfg.Service.RateStatus(principalOf(r).UserID))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -99,6 +100,9 @@ func (s *Server) createImages(w http.ResponseWriter, r *http.Request) {
 	body := map[string]any{"images": imgs}
 	if res.Filtered > 0 {
 		body["filtered"] = res.Filtered
+	}
+	if res.Failed > 0 {
+		body["failed"] = res.Failed
 	}
 	writeJSON(w, http.StatusCreated, body)
 }

@@ -18,6 +18,10 @@ import (
 // DefaultMaxBodyBytes bounds request bodies (64 KiB).
 const DefaultMaxBodyBytes = 64 << 10
 
+// DefaultBodyTimeout bounds the time a generation request's body may take to arrive,
+// once the caller is admitted (10 s: a 64 KiB body at 6.5 KB/s).
+const DefaultBodyTimeout = 10 * time.Second
+
 // OriginHeader carries the shared secret that CloudFront adds on its way to the ALB.
 const OriginHeader = "X-Origin-Verify"
 
@@ -34,6 +38,10 @@ type Config struct {
 	ImageOrigin string
 	// MaxBodyBytes bounds request bodies; 0: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BodyTimeout bounds the reading of a generation request's body, which happens
+	// after the caller's limits and before an instance slot is taken; 0:
+	// DefaultBodyTimeout. A body still arriving then gets 408.
+	BodyTimeout time.Duration
 	// OriginSecret, when set, is required in the X-Origin-Verify header of every
 	// request except GET /healthz.
 	OriginSecret string
@@ -56,6 +64,9 @@ type Server struct {
 func New(cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -82,11 +93,11 @@ func (s *Server) routesInit() {
 
 	s.handle("GET /v1/me", s.auth(s.me))
 	s.handle("GET /v1/models", s.auth(s.models))
-	s.handle("POST /v1/images", s.shed(s.auth(s.createImages)))
+	s.handle("POST /v1/images", s.auth(s.createImages))
 	s.handle("GET /v1/images", s.auth(s.listImages))
 	s.handle("GET /v1/images/{id}", s.auth(s.getImage))
 	s.handle("DELETE /v1/images/{id}", s.auth(s.deleteImage))
-	s.handle("POST /v1/images/generations", s.shed(s.auth(s.openAIGenerations)))
+	s.handle("POST /v1/images/generations", s.auth(s.openAIGenerations))
 
 	if s.cfg.ServeImages {
 		s.handle("GET /images/{key}", http.HandlerFunc(s.serveImage))
@@ -143,6 +154,9 @@ func (s *Server) auth(next func(http.ResponseWriter, *http.Request)) http.Handle
 			if easel.IsCode(err, easel.EUnauthorized) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="easel"`)
 			}
+			if r.ContentLength != 0 {
+				w.Header().Set("Connection", "close") // answer now; do not wait for the body
+			}
 			s.writeError(w, r, err)
 			return
 		}
@@ -153,20 +167,40 @@ func (s *Server) auth(next func(http.ResponseWriter, *http.Request)) http.Handle
 	})
 }
 
-// shed reserves an instance generation slot before anything else is done, so that
-// overload costs almost nothing: 503 with Retry-After.
-func (s *Server) shed(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		release, err := s.cfg.Service.AcquireInflight()
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		defer release()
-		s.cfg.Metrics.inflight.Inc()
-		defer s.cfg.Metrics.inflight.Dec()
-		next.ServeHTTP(w, r)
-	})
+// startGenerate runs what comes before a generation, cheapest first, so that no
+// caller can hold an instance slot for free: the caller's limits (Admit: rate and
+// concurrency, or none for an idempotent replay), then the body, read under
+// BodyTimeout into v, then an instance slot (503 when none is free). On failure it
+// has answered and returns ok false; otherwise the caller runs the generation and then
+// calls done.
+func (s *Server) startGenerate(w http.ResponseWriter, r *http.Request, v any) (adm *service.Admission, done func(), ok bool) {
+	p := principalOf(r)
+	adm, err := s.cfg.Service.Admit(r.Context(), p, r.Header.Get("Idempotency-Key"))
+	if err != nil {
+		// Refused before its body was read: close the connection rather than let the
+		// server read (and wait for) the body before it answers.
+		w.Header().Set("Connection", "close")
+		setRateHeaders(w, s.cfg.Service.RateStatus(p.UserID))
+		s.writeError(w, r, err)
+		return nil, nil, false
+	}
+	if err := s.decodeJSONWithin(w, r, v, s.cfg.BodyTimeout); err != nil {
+		adm.Release()
+		s.writeError(w, r, err)
+		return nil, nil, false
+	}
+	release, err := s.cfg.Service.AcquireInflight()
+	if err != nil {
+		adm.Release()
+		s.writeError(w, r, err)
+		return nil, nil, false
+	}
+	s.cfg.Metrics.inflight.Inc()
+	return adm, func() {
+		s.cfg.Metrics.inflight.Dec()
+		release()
+		adm.Release()
+	}, true
 }
 
 // checkOrigin rejects requests that did not come through CloudFront, when configured.

@@ -26,17 +26,95 @@ type GenerateResult struct {
 	Images []*easel.Image `json:"images"`
 	// Filtered counts images the model's content filter removed.
 	Filtered int `json:"filtered,omitempty"`
+	// Failed counts images that were asked for but could not be made or stored (a
+	// failed model call of a fan-out, a failed upload); their quota is refunded.
+	Failed int `json:"failed,omitempty"`
 	// Replayed is true when the answer comes from an earlier request with the same
 	// Idempotency-Key.
 	Replayed bool `json:"-"`
 }
 
-// Generate validates req, applies the caller's limits, calls the model and stores the
-// images: for each, a pending record, then the object, then the record marked ready,
-// so that a crash at any point leaves either nothing visible or a complete image.
-// With a non-empty idempotencyKey, a repeated request gets the first answer and the
-// model is called once.
+// Admission is a caller's right to make one generation request, given before its body
+// is read: the caller's limits are applied first, so that a user over them never holds
+// an instance slot or a connection's worth of work. Release it when the request ends.
+type Admission struct {
+	p    *Principal
+	key  string // Idempotency-Key, "" when none
+	done func() // ends the user's in-progress count; nil when none was taken
+	// replay: a finished answer is stored under the key, so no limit was applied (a
+	// replay costs no model call). If the answer expires before the body is read, the
+	// limits are applied then.
+	replay bool
+}
+
+// Replay reports whether the admission was given to replay a stored answer.
+func (a *Admission) Replay() bool { return a.replay }
+
+// Release ends the admission. It may be called more than once.
+func (a *Admission) Release() {
+	if a.done != nil {
+		a.done()
+		a.done = nil
+	}
+}
+
+// Admit applies the caller's limits (rate, then concurrency) before the request body is
+// read. A request whose Idempotency-Key holds a finished answer is admitted without
+// them: it will be answered from the catalog, and a client retrying after a timeout
+// must get its answer, not 429.
+func (s *Service) Admit(ctx context.Context, p *Principal, idempotencyKey string) (*Admission, error) {
+	if len(idempotencyKey) > 255 {
+		return nil, easel.ParamErrorf("Idempotency-Key", "The Idempotency-Key header is at most 255 characters.")
+	}
+	a := &Admission{p: p, key: idempotencyKey}
+	if idempotencyKey != "" {
+		rec, err := s.catalog.GetIdempotent(ctx, p.UserID, idempotencyKey)
+		switch {
+		case err == nil && rec.State == easel.IdempotencyDone:
+			a.replay = true
+			return a, nil
+		case err != nil && !easel.IsCode(err, easel.ENotFound):
+			return nil, fmt.Errorf("read idempotency record: %w", err)
+		}
+	}
+	if err := s.limit(a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// limit takes a token from the user's rate bucket and a place in their concurrency.
+func (s *Service) limit(a *Admission) error {
+	if err := s.users.allow(a.p.UserID); err != nil {
+		s.obs.Rejected("rate")
+		return err
+	}
+	done, err := s.users.begin(a.p.UserID)
+	if err != nil {
+		s.obs.Rejected("concurrency")
+		return err
+	}
+	a.done = done
+	return nil
+}
+
+// Generate admits the request (Admit), then makes it (GenerateAdmitted).
 func (s *Service) Generate(ctx context.Context, p *Principal, req *easel.GenerateRequest, idempotencyKey string) (*GenerateResult, error) {
+	a, err := s.Admit(ctx, p, idempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Release()
+	return s.GenerateAdmitted(ctx, a, req)
+}
+
+// GenerateAdmitted validates req, calls the model and stores the images: for each, a
+// pending record, then the object, then the record marked ready, so that a crash at
+// any point leaves either nothing visible or a complete image. With an
+// Idempotency-Key, a repeated request gets the first answer (its images read again
+// from the catalog) and the model is called once.
+func (s *Service) GenerateAdmitted(ctx context.Context, a *Admission, req *easel.GenerateRequest) (*GenerateResult, error) {
+	p := a.p
 	m, err := s.model(req.Model)
 	if err != nil {
 		return nil, err
@@ -45,30 +123,24 @@ func (s *Service) Generate(ctx context.Context, p *Principal, req *easel.Generat
 	if err := spec.Validate(req); err != nil {
 		return nil, err
 	}
-	if len(idempotencyKey) > 255 {
-		return nil, easel.ParamErrorf("Idempotency-Key", "The Idempotency-Key header is at most 255 characters.")
-	}
-	reqHash := requestHash(req)
-	if err := s.users.allow(p.UserID); err != nil {
-		s.obs.Rejected("rate")
-		return nil, err
-	}
-	done, err := s.users.begin(p.UserID)
-	if err != nil {
-		s.obs.Rejected("concurrency")
-		return nil, err
-	}
-	defer done()
-
 	var claim *easel.IdempotencyRecord
-	if idempotencyKey != "" {
+	if a.key != "" {
 		var (
 			res    *GenerateResult
 			replay bool
 		)
-		claim, res, replay, err = s.beginIdempotent(ctx, p, idempotencyKey, reqHash)
+		claim, res, replay, err = s.beginIdempotent(ctx, p, a.key, requestHash(req))
 		if err != nil || replay {
 			return res, err
+		}
+	}
+	if a.replay {
+		// Admitted for a stored answer that expired since: this is a new request.
+		if err := s.limit(a); err != nil {
+			if claim != nil {
+				s.finishIdempotent(claim, nil, err)
+			}
+			return nil, err
 		}
 	}
 	res, err := s.generate(ctx, p, m, spec, req)

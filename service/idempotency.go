@@ -4,11 +4,59 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/easelhq/easel"
 )
+
+// storedAnswer is how a successful answer is kept in an idempotency record: the ids of
+// its images, not the images, so the record stays small whatever the prompts (a
+// DynamoDB item is at most 400 KB), and a replay shows the images as they are now
+// (thumbnail made since, fresh URLs). Records written before ids were stored hold
+// whole images under "images"; their ids are read from there.
+type storedAnswer struct {
+	ImageIDs []string `json:"image_ids"`
+	Filtered int      `json:"filtered,omitempty"`
+	Failed   int      `json:"failed,omitempty"`
+	Images   []struct {
+		ID string `json:"id"`
+	} `json:"images,omitempty"`
+}
+
+func answerOf(res *GenerateResult) storedAnswer {
+	a := storedAnswer{ImageIDs: make([]string, 0, len(res.Images)), Filtered: res.Filtered, Failed: res.Failed}
+	for _, img := range res.Images {
+		a.ImageIDs = append(a.ImageIDs, img.ID)
+	}
+	return a
+}
+
+// replay reads the images of a stored answer again. An image the user deleted since
+// is left out.
+func (s *Service) replay(ctx context.Context, p *Principal, body []byte) (*GenerateResult, error) {
+	var a storedAnswer
+	if err := json.Unmarshal(body, &a); err != nil {
+		return nil, fmt.Errorf("decode stored answer: %w", err)
+	}
+	ids := a.ImageIDs
+	for _, img := range a.Images {
+		ids = append(ids, img.ID)
+	}
+	res := &GenerateResult{Images: make([]*easel.Image, 0, len(ids)), Filtered: a.Filtered, Failed: a.Failed, Replayed: true}
+	for _, id := range ids {
+		img, err := s.catalog.GetImage(ctx, p.UserID, id)
+		if easel.IsCode(err, easel.ENotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("replay image %s: %w", id, err)
+		}
+		res.Images = append(res.Images, img)
+	}
+	return res, nil
+}
 
 // storedError is how a final error is kept in an idempotency record.
 type storedError struct {
@@ -67,12 +115,8 @@ func (s *Service) beginIdempotent(ctx context.Context, p *Principal, key, reqHas
 		}
 		return nil, nil, true, &easel.Error{Code: e.Code, Message: e.Message, Param: e.Param}
 	}
-	var res GenerateResult
-	if err := json.Unmarshal(prev.Response, &res); err != nil {
-		return nil, nil, true, err
-	}
-	res.Replayed = true
-	return nil, &res, true, nil
+	res, err := s.replay(ctx, p, prev.Response)
+	return nil, res, true, err
 }
 
 func inProgress() error {
@@ -103,7 +147,7 @@ func (s *Service) finishIdempotent(claim *easel.IdempotencyRecord, res *Generate
 	switch code := easel.ErrorCode(err); {
 	case err == nil:
 		rec.StatusCode = http.StatusCreated
-		body, _ = json.Marshal(res)
+		body, _ = json.Marshal(answerOf(res))
 	case code == easel.EContentPolicy || code == easel.EInvalid:
 		var e *easel.Error
 		if errors.As(err, &e) {

@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -270,4 +271,33 @@ func TestWireSlowPutClientGoneIdempotentRetry(t *testing.T) {
 		t.Errorf("model billed %d times, want 1", n)
 	}
 	e.checkInvariants(t)
+}
+
+// The stored idempotent answer holds image ids, not images: with n=4 and the longest
+// prompts of characters JSON escapes ('<' is 6 bytes as \u003c), the answer with whole
+// records would pass DynamoDB's 400 KB item limit, the finish would fail, and retries
+// would get 409 and then pay again. The replay reads the records again.
+func TestWireIdempotentAnswerFitsDynamoDB(t *testing.T) {
+	e := newWireEnv(t, nil)
+	long := strings.Repeat("<", 9000)
+	r := &easel.GenerateRequest{Prompt: long, NegativePrompt: long, N: 4}
+	first, err := e.svc.Generate(context.Background(), e.alice, r, "big-answer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.svc.Generate(context.Background(), e.alice, r, "big-answer")
+	if err != nil || !again.Replayed {
+		t.Fatalf("replay = %+v, %v; want the stored answer", again, err)
+	}
+	if len(again.Images) != 4 {
+		t.Fatalf("replay has %d images, want 4", len(again.Images))
+	}
+	for i := range first.Images {
+		if again.Images[i].ID != first.Images[i].ID || again.Images[i].Prompt != long {
+			t.Errorf("replayed image %d = %s, want %s with the prompt", i, again.Images[i].ID, first.Images[i].ID)
+		}
+	}
+	if n := e.fake.Calls("stability.stable-image-core-v1:1"); n != 4 {
+		t.Errorf("model billed %d times, want 4 (one call per image, once)", n)
+	}
 }

@@ -26,6 +26,7 @@ type serveConfig struct {
 	models    modelFlags
 	limits    service.Limits
 	maxBody   int
+	bodyTime  time.Duration
 	drain     time.Duration
 	thumbs    bool
 	origin    string
@@ -45,13 +46,14 @@ func (c *serveConfig) bind(f *envFlags) {
 	f.String(&c.logLevel, "log-level", "EASEL_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	c.stores.bind(f)
 	c.models.bind(f)
-	f.Float(&c.limits.UserRate, "user-rate", "EASEL_USER_RATE", d.UserRate, "generation requests per minute per user (0: unlimited)")
-	f.Int(&c.limits.UserBurst, "user-burst", "EASEL_USER_BURST", d.UserBurst, "burst of generation requests per user")
-	f.Int(&c.limits.UserConcurrency, "user-concurrency", "EASEL_USER_CONCURRENCY", d.UserConcurrency, "generations in progress per user (0: unlimited)")
+	f.Float(&c.limits.UserRate, "user-rate", "EASEL_USER_RATE", d.UserRate, "generation requests per minute per user, on each instance: N instances allow up to N times this (0: unlimited)")
+	f.Int(&c.limits.UserBurst, "user-burst", "EASEL_USER_BURST", d.UserBurst, "burst of generation requests per user, on each instance (N instances: N times this)")
+	f.Int(&c.limits.UserConcurrency, "user-concurrency", "EASEL_USER_CONCURRENCY", d.UserConcurrency, "generations in progress per user, on each instance: N instances allow up to N times this (0: unlimited)")
 	f.Int(&c.limits.MaxInflight, "max-inflight", "EASEL_MAX_INFLIGHT", d.MaxInflight, "generations in progress on this instance; more are shed with 503 (0: unlimited)")
-	f.Int(&c.limits.DailyQuota, "daily-quota", "EASEL_DAILY_QUOTA", 0, "images per user per UTC day (0: unlimited)")
+	f.Int(&c.limits.DailyQuota, "daily-quota", "EASEL_DAILY_QUOTA", 0, "images per user per UTC day, across all instances (0: unlimited)")
 	f.Duration(&c.limits.GenerateTimeout, "generate-timeout", "EASEL_GENERATE_TIMEOUT", d.GenerateTimeout, "time limit of one model call, retries included")
 	f.Int(&c.maxBody, "max-body", "EASEL_MAX_BODY", httpapi.DefaultMaxBodyBytes, "request body limit in bytes")
+	f.Duration(&c.bodyTime, "body-timeout", "EASEL_BODY_TIMEOUT", httpapi.DefaultBodyTimeout, "time a generation request's body may take to arrive, once the caller is admitted (408 after)")
 	f.Duration(&c.drain, "drain-timeout", "EASEL_DRAIN_TIMEOUT", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	f.Bool(&c.thumbs, "thumbnails", "EASEL_THUMBNAILS", true, "make thumbnails in the background")
 	f.String(&c.origin, "origin-secret", "EASEL_ORIGIN_SECRET", "", "require this value in the X-Origin-Verify header (set by CloudFront)")
@@ -140,6 +142,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Page:         web.Handler(),
 		ImageOrigin:  originOf(base),
 		MaxBodyBytes: int64(c.maxBody),
+		BodyTimeout:  c.bodyTime,
 		OriginSecret: c.origin,
 		Production:   c.production(),
 		Metrics:      metrics,
