@@ -16,8 +16,10 @@ type Model interface {
 	// and Normalize has completed (seed, size and output format set).
 	//
 	// It returns the images it could make. When the model's content filter removed some
-	// but not all, Generation.Filtered says how many, and the rest are returned. When
-	// none remain it returns EContentPolicy. Other codes: EModelUnavailable,
+	// but not all, Generation.Filtered says how many, and the rest are returned; when
+	// some of the calls or images failed otherwise, Generation.Failed says how many (the
+	// others were paid for and are returned). When none remain it returns
+	// EContentPolicy, or the error of the failure. Other codes: EModelUnavailable,
 	// EModelTimeout, EModelError, ERateLimited, EInvalid (the model refused a parameter).
 	Generate(ctx context.Context, req *GenerateRequest) (*Generation, error)
 }
@@ -111,6 +113,9 @@ type Generation struct {
 	Images []GeneratedImage
 	// Filtered counts images the model's content filter removed.
 	Filtered int
+	// Failed counts images asked for that the model failed to make (a failed call of
+	// a fan-out, a slot without an image), beside those returned.
+	Failed int
 }
 
 // Validate checks req against the spec and returns an EInvalid *Error naming the first

@@ -195,49 +195,54 @@ func (s *Service) generate(ctx context.Context, p *Principal, m easel.Model, spe
 		s.obs.GenerateFailed(spec.ID, easel.ErrorCode(err), took)
 		return nil, err
 	}
-	refund(gen.Filtered)
+	refund(gen.Filtered + gen.Failed)
 
-	images, err := s.store(context.WithoutCancel(ctx), p, &r, gen)
+	images, failed, err := s.store(context.WithoutCancel(ctx), p, &r, gen)
 	if err != nil {
-		refund(r.N - gen.Filtered)
+		refund(len(gen.Images))
 		s.obs.GenerateFailed(spec.ID, easel.ErrorCode(err), took)
 		return nil, err
 	}
+	refund(failed)
 	var total int64
 	for _, img := range images {
 		total += img.Bytes
 	}
 	s.obs.Generated(spec.ID, took, len(images), total)
-	return &GenerateResult{Images: images, Filtered: gen.Filtered}, nil
+	return &GenerateResult{Images: images, Filtered: gen.Filtered, Failed: gen.Failed + failed}, nil
 }
 
 // store records and uploads the generated images in parallel. It runs to completion
 // even when the caller has gone (its context is detached by the caller), so that work
-// the model was paid for is kept for an idempotent retry.
-func (s *Service) store(ctx context.Context, p *Principal, req *easel.GenerateRequest, gen *easel.Generation) ([]*easel.Image, error) {
+// the model was paid for is kept for an idempotent retry. An image that cannot be
+// stored cleans up after itself (storeOne) and is counted in failed; the others are
+// kept, since they were paid for. Only when none is stored does it return an error.
+func (s *Service) store(ctx context.Context, p *Principal, req *easel.GenerateRequest, gen *easel.Generation) (images []*easel.Image, failed int, err error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
-	images := make([]*easel.Image, len(gen.Images))
+	stored := make([]*easel.Image, len(gen.Images))
 	errs := make([]error, len(gen.Images))
 	var wg sync.WaitGroup
 	for i := range gen.Images {
 		wg.Go(func() {
-			images[i], errs[i] = s.storeOne(ctx, p, req, &gen.Images[i], now)
+			stored[i], errs[i] = s.storeOne(ctx, p, req, &gen.Images[i], now)
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		// Leave nothing half-done: remove what did get stored. What fails here is
-		// left to the sweeper (pending records and unrecorded objects).
-		for _, img := range images {
-			if img != nil {
-				if _, derr := s.catalog.DeleteImage(ctx, p.UserID, img.ID); derr == nil {
-					_ = s.blobs.Delete(ctx, img.Key)
-				}
-			}
+	for i, img := range stored {
+		if errs[i] != nil {
+			failed++
+			continue
 		}
-		return nil, err
+		images = append(images, img)
 	}
-	return images, nil
+	if len(images) == 0 {
+		return nil, failed, errors.Join(errs...)
+	}
+	if failed > 0 {
+		s.log.Warn("some images could not be stored; keeping the others", "failed", failed, "kept", len(images),
+			"err", errors.Join(errs...))
+	}
+	return images, failed, nil
 }
 
 func (s *Service) storeOne(ctx context.Context, p *Principal, req *easel.GenerateRequest, gi *easel.GeneratedImage, now time.Time) (*easel.Image, error) {
