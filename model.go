@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -121,10 +122,9 @@ type Generation struct {
 // Validate checks req against the spec and returns an EInvalid *Error naming the first
 // field at fault. It does not modify req.
 func (s *ModelSpec) Validate(req *GenerateRequest) error {
-	prompt := strings.TrimSpace(req.Prompt)
 	switch n := utf8.RuneCountInString(req.Prompt); {
-	case prompt == "":
-		return ParamErrorf("prompt", "The prompt is required.")
+	case !Visible(req.Prompt):
+		return ParamErrorf("prompt", "The prompt is required, and must have visible characters (not only spaces or invisible ones).")
 	case n > s.MaxPromptLength:
 		return ParamErrorf("prompt", "The prompt is %d characters long; model %s accepts at most %d.", n, s.ID, s.MaxPromptLength)
 	}
@@ -169,6 +169,20 @@ func (s *ModelSpec) Validate(req *GenerateRequest) error {
 		return ParamErrorf("output_format", "output_format must be one of %s for model %s.", strings.Join(s.OutputFormats, ", "), s.ID)
 	}
 	return nil
+}
+
+// Visible reports whether s has a character that shows: one that is not white space,
+// a control or format character (U+200B zero width space, U+FEFF, U+2060, bidi marks,
+// ...), a variation selector, or another default-ignorable code point (such as U+3164
+// Hangul filler).
+func Visible(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) && !unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs,
+			unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) && r != utf8.RuneError {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *ModelSpec) validateShape(req *GenerateRequest) error {

@@ -16,6 +16,7 @@ var statusOf = map[string]int{
 	easel.EUnauthorized:        http.StatusUnauthorized,
 	easel.EForbidden:           http.StatusForbidden,
 	easel.ENotFound:            http.StatusNotFound,
+	easel.EMethodNotAllowed:    http.StatusMethodNotAllowed,
 	easel.EConflict:            http.StatusConflict,
 	easel.ERequestTimeout:      http.StatusRequestTimeout,
 	easel.EPayloadTooLarge:     http.StatusRequestEntityTooLarge,

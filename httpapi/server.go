@@ -76,7 +76,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	s.routesInit()
-	s.handler = s.recoverPanics(s.observe(s.checkOrigin(s.secureHeaders(s.mux))))
+	s.handler = s.recoverPanics(s.observe(s.checkOrigin(s.secureHeaders(s.apiRoutes(s.mux)))))
 	return s
 }
 
@@ -142,14 +142,20 @@ func principalOf(r *http.Request) *service.Principal {
 	return p
 }
 
+// bearerToken returns the token of an "Authorization: Bearer <token>" header. The
+// scheme is case-insensitive (RFC 9110, section 11.1): "bearer KEY" works too.
+func bearerToken(h string) string {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
 // auth requires a valid API key: "Authorization: Bearer <key>".
 func (s *Server) auth(next func(http.ResponseWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
-			key = ""
-		}
-		p, err := s.cfg.Service.Authenticate(r.Context(), strings.TrimSpace(key))
+		p, err := s.cfg.Service.Authenticate(r.Context(), bearerToken(r.Header.Get("Authorization")))
 		if err != nil {
 			if easel.IsCode(err, easel.EUnauthorized) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="easel"`)
@@ -185,6 +191,7 @@ func (s *Server) startGenerate(w http.ResponseWriter, r *http.Request, v any) (a
 		return nil, nil, false
 	}
 	if err := s.decodeJSONWithin(w, r, v, s.cfg.BodyTimeout); err != nil {
+		adm.Refund() // bad input costs no rate
 		adm.Release()
 		s.writeError(w, r, err)
 		return nil, nil, false
@@ -215,6 +222,36 @@ func (s *Server) checkOrigin(next http.Handler) http.Handler {
 			return
 		}
 		s.writeError(w, r, easel.Errorf(easel.EForbidden, "Requests must come through the site's CDN."))
+	})
+}
+
+// apiRoutes answers requests under /v1 that match no route with the API's JSON error:
+// 404 not_found for an unknown path (never the page, which "GET /" would serve), 405
+// method_not_allowed with Allow for a known path and another method.
+func (s *Server) apiRoutes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if _, pattern := s.mux.Handler(r); pattern != "" && pattern != "GET /" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			r2 := r.Clone(r.Context())
+			r2.Method = m
+			if _, pattern := s.mux.Handler(r2); pattern != "" && pattern != "GET /" {
+				allowed = append(allowed, m)
+			}
+		}
+		if len(allowed) == 0 {
+			s.writeError(w, r, easel.Errorf(easel.ENotFound, "No API route %s; see /openapi.yaml.", r.URL.Path))
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		s.writeError(w, r, easel.Errorf(easel.EMethodNotAllowed, "%s does not take %s; it takes %s.", r.URL.Path, r.Method, strings.Join(allowed, ", ")))
 	})
 }
 

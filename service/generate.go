@@ -38,9 +38,10 @@ type GenerateResult struct {
 // is read: the caller's limits are applied first, so that a user over them never holds
 // an instance slot or a connection's worth of work. Release it when the request ends.
 type Admission struct {
-	p    *Principal
-	key  string // Idempotency-Key, "" when none
-	done func() // ends the user's in-progress count; nil when none was taken
+	p      *Principal
+	key    string // Idempotency-Key, "" when none
+	done   func() // ends the user's in-progress count; nil when none was taken
+	refund func() // gives the rate token back; nil when none was taken
 	// replay: a finished answer is stored under the key, so no limit was applied (a
 	// replay costs no model call). If the answer expires before the body is read, the
 	// limits are applied then.
@@ -49,6 +50,16 @@ type Admission struct {
 
 // Replay reports whether the admission was given to replay a stored answer.
 func (a *Admission) Replay() bool { return a.replay }
+
+// Refund gives the caller's rate token back, for a request refused before it cost
+// anything (bad input: invalid JSON, a field out of range). It may be called more
+// than once.
+func (a *Admission) Refund() {
+	if a.refund != nil {
+		a.refund()
+		a.refund = nil
+	}
+}
 
 // Release ends the admission. It may be called more than once.
 func (a *Admission) Release() {
@@ -85,16 +96,18 @@ func (s *Service) Admit(ctx context.Context, p *Principal, idempotencyKey string
 
 // limit takes a token from the user's rate bucket and a place in their concurrency.
 func (s *Service) limit(a *Admission) error {
-	if err := s.users.allow(a.p.UserID); err != nil {
+	refund, err := s.users.allow(a.p.UserID)
+	if err != nil {
 		s.obs.Rejected("rate")
 		return err
 	}
 	done, err := s.users.begin(a.p.UserID)
 	if err != nil {
+		refund()
 		s.obs.Rejected("concurrency")
 		return err
 	}
-	a.done = done
+	a.done, a.refund = done, refund
 	return nil
 }
 
@@ -117,10 +130,12 @@ func (s *Service) GenerateAdmitted(ctx context.Context, a *Admission, req *easel
 	p := a.p
 	m, err := s.model(req.Model)
 	if err != nil {
+		a.Refund()
 		return nil, err
 	}
 	spec := m.Spec()
 	if err := spec.Validate(req); err != nil {
+		a.Refund()
 		return nil, err
 	}
 	var claim *easel.IdempotencyRecord
@@ -131,6 +146,7 @@ func (s *Service) GenerateAdmitted(ctx context.Context, a *Admission, req *easel
 		)
 		claim, res, replay, err = s.beginIdempotent(ctx, p, a.key, requestHash(req))
 		if err != nil || replay {
+			a.Refund() // a replay, a mismatch or a request in progress: no model call
 			return res, err
 		}
 	}

@@ -562,3 +562,21 @@ func TestPartialStoreFailureLeavesNoStrayObjects(t *testing.T) {
 		t.Errorf("files = %v, want the kept image and its thumbnail %v", got, want)
 	}
 }
+
+// A request refused for its input gives its rate token back: bad input costs nothing.
+func TestBadInputCostsNoRate(t *testing.T) {
+	l := unlimited()
+	l.UserRate, l.UserBurst = 1, 1
+	e := newEnv(t, l)
+	for range 3 {
+		if _, err := e.svc.Generate(context.Background(), e.alice, &easel.GenerateRequest{Prompt: "x", N: 99}, ""); easel.ErrorCode(err) != easel.EInvalid {
+			t.Fatalf("Generate(n=99) = %v, want invalid_request", err)
+		}
+	}
+	if _, err := e.svc.Generate(context.Background(), e.alice, req("fine"), ""); err != nil {
+		t.Errorf("a good request after bad ones = %v, want success (the bucket of 1 is untouched)", err)
+	}
+	if _, err := e.svc.Generate(context.Background(), e.alice, req("again"), ""); easel.ErrorCode(err) != easel.ERateLimited {
+		t.Errorf("a second good request = %v, want rate_limited", err)
+	}
+}
