@@ -244,6 +244,9 @@ func (s *Server) apiRoutes(next http.Handler) http.Handler {
 			r2.Method = m
 			if _, pattern := s.mux.Handler(r2); pattern != "" && pattern != "GET /" {
 				allowed = append(allowed, m)
+				if m == http.MethodGet {
+					allowed = append(allowed, http.MethodHead) // GET routes answer HEAD
+				}
 			}
 		}
 		if len(allowed) == 0 {

@@ -126,10 +126,10 @@ func TestAPIRouteErrorsAreJSON(t *testing.T) {
 		{"GET", "/v1/nope", 404, "not_found", ""},
 		{"POST", "/v1/nope", 404, "not_found", ""},
 		{"GET", "/v1", 404, "not_found", ""},
-		{"PUT", "/v1/images", 405, "method_not_allowed", "GET, POST"},
-		{"DELETE", "/v1/models", 405, "method_not_allowed", "GET"},
-		{"PATCH", "/v1/me", 405, "method_not_allowed", "GET"},
-		{"POST", "/v1/models", 405, "method_not_allowed", "GET"},
+		{"PUT", "/v1/images", 405, "method_not_allowed", "GET, HEAD, POST"},
+		{"DELETE", "/v1/models", 405, "method_not_allowed", "GET, HEAD"},
+		{"PATCH", "/v1/me", 405, "method_not_allowed", "GET, HEAD"},
+		{"POST", "/v1/models", 405, "method_not_allowed", "GET, HEAD"},
 	} {
 		a := call(t, tc.method, base+tc.path, auth, "", "")
 		if a.status != tc.status || a.code != tc.code || a.header.Get("Allow") != tc.allow {
