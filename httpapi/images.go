@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -75,14 +76,15 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createImages(w http.ResponseWriter, r *http.Request) {
 	var req easel.GenerateRequest
-	if err := s.decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
+	adm, done, ok := s.startGenerate(w, r, &req)
+	if !ok {
 		return
 	}
+	defer done()
 	if !s.cfg.Production {
 		s.cfg.Logger.Debug("generate", "user", principalOf(r).UserID, "model", req.Model, "prompt", req.Prompt)
 	}
-	res, err := s.cfg.Service.Generate(r.Context(), principalOf(r), &req, r.Header.Get("Idempotency-Key"))
+	res, err := s.cfg.Service.GenerateAdmitted(r.Context(), adm, &req)
 	setRateHeaders(w, s.cfg.Service.RateStatus(principalOf(r).UserID))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -100,9 +102,17 @@ func (s *Server) createImages(w http.ResponseWriter, r *http.Request) {
 	if res.Filtered > 0 {
 		body["filtered"] = res.Filtered
 	}
+	if res.Failed > 0 {
+		body["failed"] = res.Failed
+	}
 	writeJSON(w, http.StatusCreated, body)
 }
 
+// setRateHeaders sets the RateLimit fields of draft-ietf-httpapi-ratelimit-headers-06
+// (the last revision with separate Limit, Remaining and Reset fields): Limit is the
+// rate, requests per window; the Policy names the window and, as an extension
+// parameter, the burst; Remaining is the requests that may be sent now and Reset the
+// seconds until the bucket is full again.
 func setRateHeaders(w http.ResponseWriter, st service.RateStatus) {
 	if st.Limit == 0 {
 		return
@@ -111,6 +121,7 @@ func setRateHeaders(w http.ResponseWriter, st service.RateStatus) {
 	h.Set("RateLimit-Limit", strconv.Itoa(st.Limit))
 	h.Set("RateLimit-Remaining", strconv.Itoa(st.Remaining))
 	h.Set("RateLimit-Reset", strconv.Itoa(int(st.Reset.Seconds()+0.999)))
+	h.Set("RateLimit-Policy", fmt.Sprintf("%d;w=%d;burst=%d", st.Limit, int(st.Window.Seconds()), st.Burst))
 }
 
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {

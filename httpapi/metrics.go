@@ -22,6 +22,7 @@ type Metrics struct {
 	imageBytes *prometheus.CounterVec
 	rejections *prometheus.CounterVec
 	inflight   prometheus.Gauge
+	refusals   *prometheus.CounterVec
 }
 
 var _ service.Observer = (*Metrics)(nil)
@@ -53,8 +54,12 @@ func NewMetrics() *Metrics {
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "easel_generations_in_flight", Help: "Generation requests in progress on this instance.",
 		}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "easel_orphan_sweeps_refused_total",
+			Help: "Orphan sweeps that deleted nothing because the blob store is not known to be this catalog's, by reason (unmarked, foreign_mark).",
+		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.generation, m.images, m.imageBytes, m.rejections, m.inflight,
+	m.reg.MustRegister(m.requests, m.latency, m.generation, m.images, m.imageBytes, m.rejections, m.inflight, m.refusals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -78,3 +83,6 @@ func (m *Metrics) GenerateFailed(model, code string, took time.Duration) {
 
 // Rejected implements service.Observer.
 func (m *Metrics) Rejected(reason string) { m.rejections.WithLabelValues(reason).Inc() }
+
+// SweepRefused implements service.Observer.
+func (m *Metrics) SweepRefused(reason string) { m.refusals.WithLabelValues(reason).Inc() }

@@ -26,49 +26,142 @@ type GenerateResult struct {
 	Images []*easel.Image `json:"images"`
 	// Filtered counts images the model's content filter removed.
 	Filtered int `json:"filtered,omitempty"`
+	// Failed counts images that were asked for but could not be made or stored (a
+	// failed model call of a fan-out, a failed upload); their quota is refunded.
+	Failed int `json:"failed,omitempty"`
 	// Replayed is true when the answer comes from an earlier request with the same
 	// Idempotency-Key.
 	Replayed bool `json:"-"`
 }
 
-// Generate validates req, applies the caller's limits, calls the model and stores the
-// images: for each, a pending record, then the object, then the record marked ready,
-// so that a crash at any point leaves either nothing visible or a complete image.
-// With a non-empty idempotencyKey, a repeated request gets the first answer and the
-// model is called once.
+// Admission is a caller's right to make one generation request, given before its body
+// is read: the caller's limits are applied first, so that a user over them never holds
+// an instance slot or a connection's worth of work. Release it when the request ends.
+type Admission struct {
+	p      *Principal
+	key    string // Idempotency-Key, "" when none
+	done   func() // ends the user's in-progress count; nil when none was taken
+	refund func() // gives the rate token back; nil when none was taken
+	// replay: a finished answer is stored under the key, so no limit was applied (a
+	// replay costs no model call). If the answer expires before the body is read, the
+	// limits are applied then.
+	replay bool
+}
+
+// Replay reports whether the admission was given to replay a stored answer.
+func (a *Admission) Replay() bool { return a.replay }
+
+// Refund gives the caller's rate token back, for a request refused before it cost
+// anything (bad input: invalid JSON, a field out of range). It may be called more
+// than once.
+func (a *Admission) Refund() {
+	if a.refund != nil {
+		a.refund()
+		a.refund = nil
+	}
+}
+
+// Release ends the admission. It may be called more than once.
+func (a *Admission) Release() {
+	if a.done != nil {
+		a.done()
+		a.done = nil
+	}
+}
+
+// Admit applies the caller's limits (rate, then concurrency) before the request body is
+// read. A request whose Idempotency-Key holds a finished answer is admitted without
+// them: it will be answered from the catalog, and a client retrying after a timeout
+// must get its answer, not 429.
+func (s *Service) Admit(ctx context.Context, p *Principal, idempotencyKey string) (*Admission, error) {
+	if len(idempotencyKey) > 255 {
+		return nil, easel.ParamErrorf("Idempotency-Key", "The Idempotency-Key header is at most 255 characters.")
+	}
+	a := &Admission{p: p, key: idempotencyKey}
+	if idempotencyKey != "" {
+		rec, err := s.catalog.GetIdempotent(ctx, p.UserID, idempotencyKey)
+		switch {
+		case err == nil && rec.State == easel.IdempotencyDone:
+			a.replay = true
+			return a, nil
+		case err != nil && !easel.IsCode(err, easel.ENotFound):
+			return nil, fmt.Errorf("read idempotency record: %w", err)
+		}
+	}
+	if err := s.limit(a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// limit takes a token from the user's rate bucket and a place in their concurrency.
+func (s *Service) limit(a *Admission) error {
+	refund, err := s.users.allow(a.p.UserID)
+	if err != nil {
+		s.obs.Rejected("rate")
+		return err
+	}
+	done, err := s.users.begin(a.p.UserID)
+	if err != nil {
+		refund()
+		s.obs.Rejected("concurrency")
+		return err
+	}
+	a.done, a.refund = done, refund
+	return nil
+}
+
+// Generate admits the request (Admit), then makes it (GenerateAdmitted).
 func (s *Service) Generate(ctx context.Context, p *Principal, req *easel.GenerateRequest, idempotencyKey string) (*GenerateResult, error) {
+	a, err := s.Admit(ctx, p, idempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Release()
+	return s.GenerateAdmitted(ctx, a, req)
+}
+
+// GenerateAdmitted validates req, calls the model and stores the images: for each, a
+// pending record, then the object, then the record marked ready, so that a crash at
+// any point leaves either nothing visible or a complete image. With an
+// Idempotency-Key, a repeated request gets the first answer (its images read again
+// from the catalog) and the model is called once.
+func (s *Service) GenerateAdmitted(ctx context.Context, a *Admission, req *easel.GenerateRequest) (*GenerateResult, error) {
+	p := a.p
 	m, err := s.model(req.Model)
 	if err != nil {
+		a.Refund()
 		return nil, err
 	}
 	spec := m.Spec()
 	if err := spec.Validate(req); err != nil {
+		a.Refund()
 		return nil, err
 	}
-	if len(idempotencyKey) > 255 {
-		return nil, easel.ParamErrorf("Idempotency-Key", "The Idempotency-Key header is at most 255 characters.")
-	}
-	reqHash := requestHash(req)
-	if err := s.users.allow(p.UserID); err != nil {
-		s.obs.Rejected("rate")
-		return nil, err
-	}
-	done, err := s.users.begin(p.UserID)
-	if err != nil {
-		s.obs.Rejected("concurrency")
-		return nil, err
-	}
-	defer done()
-
-	if idempotencyKey != "" {
-		res, replay, err := s.beginIdempotent(ctx, p, idempotencyKey, reqHash)
+	var claim *easel.IdempotencyRecord
+	if a.key != "" {
+		var (
+			res    *GenerateResult
+			replay bool
+		)
+		claim, res, replay, err = s.beginIdempotent(ctx, p, a.key, requestHash(req))
 		if err != nil || replay {
+			a.Refund() // a replay, a mismatch or a request in progress: no model call
 			return res, err
 		}
 	}
+	if a.replay {
+		// Admitted for a stored answer that expired since: this is a new request.
+		if err := s.limit(a); err != nil {
+			if claim != nil {
+				s.finishIdempotent(claim, nil, err)
+			}
+			return nil, err
+		}
+	}
 	res, err := s.generate(ctx, p, m, spec, req)
-	if idempotencyKey != "" {
-		s.finishIdempotent(p, idempotencyKey, reqHash, res, err)
+	if claim != nil {
+		s.finishIdempotent(claim, res, err)
 	}
 	return res, err
 }
@@ -118,49 +211,54 @@ func (s *Service) generate(ctx context.Context, p *Principal, m easel.Model, spe
 		s.obs.GenerateFailed(spec.ID, easel.ErrorCode(err), took)
 		return nil, err
 	}
-	refund(gen.Filtered)
+	refund(gen.Filtered + gen.Failed)
 
-	images, err := s.store(context.WithoutCancel(ctx), p, &r, gen)
+	images, failed, err := s.store(context.WithoutCancel(ctx), p, &r, gen)
 	if err != nil {
-		refund(r.N - gen.Filtered)
+		refund(len(gen.Images))
 		s.obs.GenerateFailed(spec.ID, easel.ErrorCode(err), took)
 		return nil, err
 	}
+	refund(failed)
 	var total int64
 	for _, img := range images {
 		total += img.Bytes
 	}
 	s.obs.Generated(spec.ID, took, len(images), total)
-	return &GenerateResult{Images: images, Filtered: gen.Filtered}, nil
+	return &GenerateResult{Images: images, Filtered: gen.Filtered, Failed: gen.Failed + failed}, nil
 }
 
 // store records and uploads the generated images in parallel. It runs to completion
 // even when the caller has gone (its context is detached by the caller), so that work
-// the model was paid for is kept for an idempotent retry.
-func (s *Service) store(ctx context.Context, p *Principal, req *easel.GenerateRequest, gen *easel.Generation) ([]*easel.Image, error) {
+// the model was paid for is kept for an idempotent retry. An image that cannot be
+// stored cleans up after itself (storeOne) and is counted in failed; the others are
+// kept, since they were paid for. Only when none is stored does it return an error.
+func (s *Service) store(ctx context.Context, p *Principal, req *easel.GenerateRequest, gen *easel.Generation) (images []*easel.Image, failed int, err error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
-	images := make([]*easel.Image, len(gen.Images))
+	stored := make([]*easel.Image, len(gen.Images))
 	errs := make([]error, len(gen.Images))
 	var wg sync.WaitGroup
 	for i := range gen.Images {
 		wg.Go(func() {
-			images[i], errs[i] = s.storeOne(ctx, p, req, &gen.Images[i], now)
+			stored[i], errs[i] = s.storeOne(ctx, p, req, &gen.Images[i], now)
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		// Leave nothing half-done: remove what did get stored. What fails here is
-		// left to the sweeper (pending records and unrecorded objects).
-		for _, img := range images {
-			if img != nil {
-				if _, derr := s.catalog.DeleteImage(ctx, p.UserID, img.ID); derr == nil {
-					_ = s.blobs.Delete(ctx, img.Key)
-				}
-			}
+	for i, img := range stored {
+		if errs[i] != nil {
+			failed++
+			continue
 		}
-		return nil, err
+		images = append(images, img)
 	}
-	return images, nil
+	if len(images) == 0 {
+		return nil, failed, errors.Join(errs...)
+	}
+	if failed > 0 {
+		s.log.Warn("some images could not be stored; keeping the others", "failed", failed, "kept", len(images),
+			"err", errors.Join(errs...))
+	}
+	return images, failed, nil
 }
 
 func (s *Service) storeOne(ctx context.Context, p *Principal, req *easel.GenerateRequest, gi *easel.GeneratedImage, now time.Time) (*easel.Image, error) {

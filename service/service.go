@@ -76,6 +76,9 @@ type Observer interface {
 	// Rejected records a request refused by a limit ("rate", "concurrency",
 	// "inflight", "quota").
 	Rejected(reason string)
+	// SweepRefused records an orphan sweep that deleted nothing because the blob store
+	// is not known to be this catalog's ("unmarked", "foreign_mark").
+	SweepRefused(reason string)
 }
 
 // Service is Easel's request path. It is safe for concurrent use.
@@ -219,3 +222,4 @@ type nopObserver struct{}
 func (nopObserver) Generated(string, time.Duration, int, int64)  {}
 func (nopObserver) GenerateFailed(string, string, time.Duration) {}
 func (nopObserver) Rejected(string)                              {}
+func (nopObserver) SweepRefused(string)                          {}
