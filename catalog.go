@@ -108,10 +108,11 @@ type IdempotencyCatalog interface {
 	BeginIdempotent(ctx context.Context, rec *IdempotencyRecord) (*IdempotencyRecord, error)
 	// GetIdempotent returns the live record of the user's key. ENotFound if none.
 	GetIdempotent(ctx context.Context, userID, key string) (*IdempotencyRecord, error)
-	// TakeOverIdempotent replaces stale, a running record whose claimant is presumed
-	// dead, with rec (State running), only if the stored record is still stale's claim
-	// (running, same CreatedAt). Otherwise it returns the stored record (nil when there
-	// is none) and EConflict.
+	// TakeOverIdempotent replaces stale with rec (State running), only if the stored
+	// record is still stale (same State and CreatedAt): a running record whose claimant
+	// is presumed dead, or a done record whose answer is not worth keeping (its job
+	// failed in a way worth retrying). Otherwise it returns the stored record (nil when
+	// there is none) and EConflict.
 	TakeOverIdempotent(ctx context.Context, stale, rec *IdempotencyRecord) (*IdempotencyRecord, error)
 	// FinishIdempotent stores the answer of rec's claim (State done): the record must be
 	// running with rec's request hash and CreatedAt. ENotFound otherwise.

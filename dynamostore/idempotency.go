@@ -153,12 +153,12 @@ func (s *Store) TakeOverIdempotent(ctx context.Context, stale, rec *easel.Idempo
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           aws.String(s.table),
 		Item:                item,
-		ConditionExpression: aws.String("#state = :running AND #created = :created AND #exp > :now"),
+		ConditionExpression: aws.String("#state = :state AND #created = :created AND #exp > :now"),
 		ExpressionAttributeNames: map[string]string{
 			"#state": stateAttr, "#created": "created_at", "#exp": expiresNano,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":running": str(string(easel.IdempotencyRunning)),
+			":state":   str(string(stale.State)),
 			":created": num(stale.CreatedAt.UnixNano()),
 			":now":     num(s.now().UnixNano()),
 		},

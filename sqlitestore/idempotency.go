@@ -80,9 +80,9 @@ func (s *Store) GetIdempotent(ctx context.Context, userID, key string) (*easel.I
 func (s *Store) TakeOverIdempotent(ctx context.Context, stale, rec *easel.IdempotencyRecord) (*easel.IdempotencyRecord, error) {
 	res, err := s.exec(ctx, `UPDATE idempotency SET request_hash = ?, state = 'running', status_code = 0,
 		response = NULL, created_at = ?, expires_at = ?
-		WHERE user_id = ? AND idem_key = ? AND state = 'running' AND created_at = ? AND expires_at > ?`,
+		WHERE user_id = ? AND idem_key = ? AND state = ? AND created_at = ? AND expires_at > ?`,
 		rec.RequestHash, toMillis(rec.CreatedAt), toMillis(rec.ExpiresAt),
-		stale.UserID, stale.Key, toMillis(stale.CreatedAt), toMillis(time.Now()))
+		stale.UserID, stale.Key, string(stale.State), toMillis(stale.CreatedAt), toMillis(time.Now()))
 	if err != nil {
 		return nil, dbError("take over idempotent request", err)
 	}

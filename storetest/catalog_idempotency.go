@@ -156,11 +156,22 @@ func testIdempotentClaimIdentity(t *testing.T, c easel.Catalog) {
 	done := *fresh
 	done.State, done.StatusCode, done.Response = easel.IdempotencyDone, 201, []byte(`{"ok":true}`)
 	checkCode(t, "FinishIdempotent(the fresh claim)", c.FinishIdempotent(ctx, &done), "")
-	// A done record is not taken over.
+	// A done record is not taken over as if it were still running...
 	again := newIdem("user-a", "key-1", nowMilli(), time.Hour)
 	got, err = c.TakeOverIdempotent(ctx, fresh, again)
 	checkCode(t, "TakeOverIdempotent(done)", err, easel.EConflict)
 	checkIdem(t, "TakeOverIdempotent(done)", got, &done)
+	// ...but it is when named as it is (done, same CreatedAt): a failed answer not
+	// worth keeping.
+	again.RequestHash = done.RequestHash
+	got, err = c.TakeOverIdempotent(ctx, &done, again)
+	checkCode(t, "TakeOverIdempotent(the done record)", err, "")
+	if got != nil {
+		t.Errorf("TakeOverIdempotent(the done record) = %+v, want nil record", got)
+	}
+	got, err = c.GetIdempotent(ctx, "user-a", "key-1")
+	checkCode(t, "GetIdempotent after taking over a done record", err, "")
+	checkIdem(t, "GetIdempotent after taking over a done record", got, again)
 }
 
 // Of retries racing to take over one abandoned claim, exactly one wins.
