@@ -25,6 +25,14 @@ type BlobStore interface {
 	URL(ctx context.Context, key string) (string, error)
 	// Ping checks that the store is reachable (for /readyz).
 	Ping(ctx context.Context) error
+	// Owner returns the id held by the store's ownership mark: the catalog whose images
+	// the store keeps. The mark lives outside the key space (List never reports it, and
+	// no key made by ImageKey or ThumbKey names it). ENotFound when there is no mark.
+	Owner(ctx context.Context) (string, error)
+	// ClaimOwner writes the ownership mark with id unless the store has one (first
+	// writer wins, across processes), and returns the id the mark holds afterwards: id,
+	// or the one written first.
+	ClaimOwner(ctx context.Context, id string) (string, error)
 }
 
 // BlobInfo describes a stored object.

@@ -97,16 +97,30 @@ type IdempotencyRecord struct {
 
 // IdempotencyCatalog keeps idempotency records. Records past ExpiresAt are treated as
 // absent by every method (backends may delete them lazily).
+//
+// A record's CreatedAt identifies the claim that wrote it: Finish, Abort and TakeOver
+// act only on the claim they name, so a request that outlived its lease cannot finish
+// or release the key of the retry that took it over, and two retries taking over the
+// same abandoned claim cannot both win. Callers keep CreatedAt to the millisecond.
 type IdempotencyCatalog interface {
 	// BeginIdempotent stores rec (State running) unless a live record exists for the
 	// same user and key, in which case it returns that record and EConflict.
 	BeginIdempotent(ctx context.Context, rec *IdempotencyRecord) (*IdempotencyRecord, error)
-	// FinishIdempotent stores the answer of a running record (State done). ENotFound if
-	// the record is no longer running for the same request hash.
+	// GetIdempotent returns the live record of the user's key. ENotFound if none.
+	GetIdempotent(ctx context.Context, userID, key string) (*IdempotencyRecord, error)
+	// TakeOverIdempotent replaces stale with rec (State running), only if the stored
+	// record is still stale (same State and CreatedAt): a running record whose claimant
+	// is presumed dead, or a done record whose answer is not worth keeping (its job
+	// failed in a way worth retrying). Otherwise it returns the stored record (nil when
+	// there is none) and EConflict.
+	TakeOverIdempotent(ctx context.Context, stale, rec *IdempotencyRecord) (*IdempotencyRecord, error)
+	// FinishIdempotent stores the answer of rec's claim (State done): the record must be
+	// running with rec's request hash and CreatedAt. ENotFound otherwise.
 	FinishIdempotent(ctx context.Context, rec *IdempotencyRecord) error
-	// AbortIdempotent deletes a running record, so that the request can be retried. A
-	// finished record keeps its answer; a missing one is not an error.
-	AbortIdempotent(ctx context.Context, userID, key string) error
+	// AbortIdempotent deletes rec's claim (running, same CreatedAt), so that the request
+	// can be retried. A finished record keeps its answer; another claim, or none, is
+	// left as it is, and is not an error.
+	AbortIdempotent(ctx context.Context, rec *IdempotencyRecord) error
 }
 
 // QuotaCatalog keeps per-user usage counters.

@@ -12,7 +12,9 @@ const (
 	EUnauthorized        = "unauthorized"         // 401
 	EForbidden           = "forbidden"            // 403
 	ENotFound            = "not_found"            // 404
+	EMethodNotAllowed    = "method_not_allowed"   // 405
 	EConflict            = "conflict"             // 409: e.g. an idempotent request still running
+	ERequestTimeout      = "request_timeout"      // 408: the body did not arrive in time
 	EPayloadTooLarge     = "payload_too_large"    // 413
 	EUnsupportedMedia    = "unsupported_media"    // 415
 	EIdempotencyMismatch = "idempotency_mismatch" // 422: same Idempotency-Key, other body

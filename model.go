@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -17,8 +18,10 @@ type Model interface {
 	// and Normalize has completed (seed, size and output format set).
 	//
 	// It returns the images it could make. When the model's content filter removed some
-	// but not all, Generation.Filtered says how many, and the rest are returned. When
-	// none remain it returns EContentPolicy. Other codes: EModelUnavailable,
+	// but not all, Generation.Filtered says how many, and the rest are returned; when
+	// some of the calls or images failed otherwise, Generation.Failed says how many (the
+	// others were paid for and are returned). When none remain it returns
+	// EContentPolicy, or the error of the failure. Other codes: EModelUnavailable,
 	// EModelTimeout, EModelError, ERateLimited, EInvalid (the model refused a parameter).
 	Generate(ctx context.Context, req *GenerateRequest) (*Generation, error)
 }
@@ -116,15 +119,17 @@ type Generation struct {
 	Images []GeneratedImage
 	// Filtered counts images the model's content filter removed.
 	Filtered int
+	// Failed counts images asked for that the model failed to make (a failed call of
+	// a fan-out, a slot without an image), beside those returned.
+	Failed int
 }
 
 // Validate checks req against the spec and returns an EInvalid *Error naming the first
 // field at fault. It does not modify req.
 func (s *ModelSpec) Validate(req *GenerateRequest) error {
-	prompt := strings.TrimSpace(req.Prompt)
 	switch n := utf8.RuneCountInString(req.Prompt); {
-	case prompt == "":
-		return ParamErrorf("prompt", "The prompt is required.")
+	case !Visible(req.Prompt):
+		return ParamErrorf("prompt", "The prompt is required, and must have visible characters (not only spaces or invisible ones).")
 	case n > s.MaxPromptLength:
 		return ParamErrorf("prompt", "The prompt is %d characters long; model %s accepts at most %d.", n, s.ID, s.MaxPromptLength)
 	}
@@ -169,6 +174,20 @@ func (s *ModelSpec) Validate(req *GenerateRequest) error {
 		return ParamErrorf("output_format", "output_format must be one of %s for model %s.", strings.Join(s.OutputFormats, ", "), s.ID)
 	}
 	return nil
+}
+
+// Visible reports whether s has a character that shows: one that is not white space,
+// a control or format character (U+200B zero width space, U+FEFF, U+2060, bidi marks,
+// ...), a variation selector, or another default-ignorable code point (such as U+3164
+// Hangul filler).
+func Visible(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) && !unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs,
+			unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) && r != utf8.RuneError {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *ModelSpec) validateShape(req *GenerateRequest) error {

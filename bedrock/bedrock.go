@@ -156,49 +156,56 @@ func (m *Model) Generate(ctx context.Context, req *easel.GenerateRequest) (*ease
 	return m.fanOut(ctx, &r, seed)
 }
 
-// fanOut makes req.N one-image calls concurrently. The first hard error (anything
-// but an output filter) cancels the rest and is returned.
+// fanOut makes req.N one-image calls concurrently. A failed call does not cancel its
+// siblings: the images of the calls that succeeded were paid for, so they are returned,
+// and Generation.Failed counts the calls that failed. Only a refused prompt stops the
+// rest (every sibling would be refused too). When no image is left, the first error is
+// returned (or EContentPolicy when every image was filtered).
 func (m *Model) fanOut(ctx context.Context, req *easel.GenerateRequest, seed uint64) (*easel.Generation, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	parts := make([]*easel.Generation, req.N)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
+	errs := make([]error, req.N)
+	var wg sync.WaitGroup
 	for i := range req.N {
 		wg.Go(func() {
 			g, err := m.generateCall(ctx, req, 1, m.seedAt(seed, i))
 			if err != nil && easel.ErrorCode(err) == easel.EContentPolicy && !promptBlocked(err) {
 				g, err = &easel.Generation{Filtered: 1}, nil // output filtered: keep the others
 			}
-			if err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-					cancel()
-				}
-				mu.Unlock()
-				return
+			if promptBlocked(err) {
+				cancel()
 			}
-			parts[i] = g
+			parts[i], errs[i] = g, err
 		})
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
 	gen := &easel.Generation{Images: make([]easel.GeneratedImage, 0, req.N)}
-	for _, p := range parts {
+	var firstErr error
+	for i, p := range parts {
+		if errs[i] != nil {
+			gen.Failed++
+			if firstErr == nil || promptBlocked(errs[i]) {
+				firstErr = errs[i]
+			}
+			continue
+		}
 		gen.Images = append(gen.Images, p.Images...)
 		gen.Filtered += p.Filtered
+		gen.Failed += p.Failed
 	}
 	if len(gen.Images) == 0 {
+		if firstErr != nil {
+			return nil, firstErr
+		}
 		return nil, contentPolicy(false, nil)
 	}
 	if gen.Filtered > 0 {
 		m.log.Info("bedrock content filter removed some images", "filtered", gen.Filtered, "kept", len(gen.Images))
+	}
+	if gen.Failed > 0 {
+		m.log.Warn("some bedrock calls of a fan-out failed; keeping the images of the others",
+			"failed", gen.Failed, "kept", len(gen.Images), "err", firstErr)
 	}
 	return gen, nil
 }

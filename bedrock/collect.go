@@ -109,6 +109,7 @@ func (m *Model) collect(a *answer, req *easel.GenerateRequest, n int, seed uint6
 	}
 	if len(gen.Images) > 0 {
 		if failure != "" {
+			gen.Failed = max(0, n-len(gen.Images)-gen.Filtered)
 			m.log.Warn("bedrock returned fewer images than asked", "asked", n, "got", len(gen.Images), "reason", failure)
 		}
 		return gen, nil

@@ -60,24 +60,9 @@ func (s *Store) BeginIdempotent(ctx context.Context, rec *easel.IdempotencyRecor
 	if len(rec.Key) > maxIdemKey {
 		return nil, easel.Errorf(easel.EInvalid, "The Idempotency-Key must be at most %d bytes.", maxIdemKey)
 	}
-	if err := checkTime("idempotency creation time", rec.CreatedAt); err != nil {
-		return nil, err
-	}
-	if err := checkTime("idempotency expiry", rec.ExpiresAt); err != nil {
-		return nil, err
-	}
-	state := rec.State
-	if state == "" {
-		state = easel.IdempotencyRunning
-	}
-	item, err := attributevalue.MarshalMap(idemItem{
-		PK: idemPrefix + rec.UserID, SK: idemPrefix + rec.Key,
-		UserID: rec.UserID, Key: rec.Key, RequestHash: rec.RequestHash, State: string(state),
-		StatusCode: rec.StatusCode, Response: rec.Response,
-		CreatedAt: rec.CreatedAt.UnixNano(), ExpiresNS: rec.ExpiresAt.UnixNano(), ExpiresAt: expiresAt(rec.ExpiresAt),
-	})
+	item, err := encodeIdem(rec)
 	if err != nil {
-		return nil, fmt.Errorf("encode idempotency record: %w", err)
+		return nil, err
 	}
 	for range beginTries {
 		now := s.now()
@@ -113,6 +98,85 @@ func (s *Store) BeginIdempotent(ctx context.Context, rec *easel.IdempotencyRecor
 	return nil, fmt.Errorf("begin idempotent request: the record kept changing for %d tries", beginTries)
 }
 
+// encodeIdem checks rec and encodes it as a new item (State running unless set).
+func encodeIdem(rec *easel.IdempotencyRecord) (map[string]types.AttributeValue, error) {
+	if err := checkTime("idempotency creation time", rec.CreatedAt); err != nil {
+		return nil, err
+	}
+	if err := checkTime("idempotency expiry", rec.ExpiresAt); err != nil {
+		return nil, err
+	}
+	state := rec.State
+	if state == "" {
+		state = easel.IdempotencyRunning
+	}
+	item, err := attributevalue.MarshalMap(idemItem{
+		PK: idemPrefix + rec.UserID, SK: idemPrefix + rec.Key,
+		UserID: rec.UserID, Key: rec.Key, RequestHash: rec.RequestHash, State: string(state),
+		StatusCode: rec.StatusCode, Response: rec.Response,
+		CreatedAt: rec.CreatedAt.UnixNano(), ExpiresNS: rec.ExpiresAt.UnixNano(), ExpiresAt: expiresAt(rec.ExpiresAt),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode idempotency record: %w", err)
+	}
+	return item, nil
+}
+
+// GetIdempotent returns the live record of the user's key (a strongly consistent
+// read). ENotFound if none.
+func (s *Store) GetIdempotent(ctx context.Context, userID, key string) (*easel.IdempotencyRecord, error) {
+	item, err := s.getItem(ctx, idemPrefix+userID, idemPrefix+key)
+	if err != nil {
+		return nil, s.fail(err, "get idempotency record")
+	}
+	rec, err := s.liveRecord(item)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, easel.Errorf(easel.ENotFound, "No request with this Idempotency-Key.")
+	}
+	return rec, nil
+}
+
+// TakeOverIdempotent replaces stale's claim with rec: a PutItem conditional on the
+// stored item being that claim (running, same created_at, not expired), so of two
+// retries taking over the same claim one wins and the other gets EConflict.
+func (s *Store) TakeOverIdempotent(ctx context.Context, stale, rec *easel.IdempotencyRecord) (*easel.IdempotencyRecord, error) {
+	if rec.UserID != stale.UserID || rec.Key != stale.Key {
+		return nil, easel.Errorf(easel.EInvalid, "take over: the records name different keys")
+	}
+	item, err := encodeIdem(rec)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.table),
+		Item:                item,
+		ConditionExpression: aws.String("#state = :state AND #created = :created AND #exp > :now"),
+		ExpressionAttributeNames: map[string]string{
+			"#state": stateAttr, "#created": "created_at", "#exp": expiresNano,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":state":   str(string(stale.State)),
+			":created": num(stale.CreatedAt.UnixNano()),
+			":now":     num(s.now().UnixNano()),
+		},
+	})
+	failed, _ := conditionFailed(err)
+	if !failed {
+		if err != nil {
+			return nil, s.fail(err, "take over idempotency record")
+		}
+		return nil, nil
+	}
+	cur, err := s.GetIdempotent(ctx, stale.UserID, stale.Key)
+	if err != nil && !easel.IsCode(err, easel.ENotFound) {
+		return nil, err
+	}
+	return cur, easel.Errorf(easel.EConflict, "The request with this Idempotency-Key was taken over already.")
+}
+
 // liveRecord decodes item, returning nil for no item or an expired one.
 func (s *Store) liveRecord(item map[string]types.AttributeValue) (*easel.IdempotencyRecord, error) {
 	if len(item) == 0 {
@@ -128,9 +192,9 @@ func (s *Store) liveRecord(item map[string]types.AttributeValue) (*easel.Idempot
 	return it.record(), nil
 }
 
-// FinishIdempotent stores the answer of a running record (same user, key and request
-// hash) and marks it done, with rec's expiry. ENotFound if no such record is running
-// (it expired and was replaced, or was aborted).
+// FinishIdempotent stores the answer of rec's claim (running, same request hash and
+// created_at) and marks it done, with rec's expiry. ENotFound if that claim is not
+// running (it expired and was replaced, was taken over, or was aborted).
 func (s *Store) FinishIdempotent(ctx context.Context, rec *easel.IdempotencyRecord) error {
 	if err := checkTime("idempotency expiry", rec.ExpiresAt); err != nil {
 		return err
@@ -143,10 +207,11 @@ func (s *Store) FinishIdempotent(ctx context.Context, rec *easel.IdempotencyReco
 		":code":    num(int64(rec.StatusCode)),
 		":exp":     num(rec.ExpiresAt.UnixNano()),
 		":ttl":     num(expiresAt(rec.ExpiresAt)),
+		":created": num(rec.CreatedAt.UnixNano()),
 	}
 	names := map[string]string{
 		"#state": stateAttr, "#hash": "request_hash", "#code": "status_code",
-		"#exp": expiresNano, "#ttl": "expires_at", "#resp": "response",
+		"#exp": expiresNano, "#ttl": "expires_at", "#resp": "response", "#created": "created_at",
 	}
 	if len(rec.Response) > 0 {
 		update += ", #resp = :resp"
@@ -158,7 +223,7 @@ func (s *Store) FinishIdempotent(ctx context.Context, rec *easel.IdempotencyReco
 		TableName:                 aws.String(s.table),
 		Key:                       idemKey(rec.UserID, rec.Key),
 		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("#state = :running AND #hash = :hash"),
+		ConditionExpression:       aws.String("#state = :running AND #hash = :hash AND #created = :created"),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	})
@@ -171,15 +236,18 @@ func (s *Store) FinishIdempotent(ctx context.Context, rec *easel.IdempotencyReco
 	return nil
 }
 
-// AbortIdempotent deletes the record if it is running, so the request can be retried.
-// A done record (or none) is left as it is, and is not an error.
-func (s *Store) AbortIdempotent(ctx context.Context, userID, key string) error {
+// AbortIdempotent deletes rec's claim (running, same created_at), so the request can be
+// retried. A done record, another claim, or none, is left as it is, and is not an error.
+func (s *Store) AbortIdempotent(ctx context.Context, rec *easel.IdempotencyRecord) error {
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       idemKey(userID, key),
-		ConditionExpression:       aws.String("#state = :running"),
-		ExpressionAttributeNames:  map[string]string{"#state": stateAttr},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":running": str(string(easel.IdempotencyRunning))},
+		TableName:                aws.String(s.table),
+		Key:                      idemKey(rec.UserID, rec.Key),
+		ConditionExpression:      aws.String("#state = :running AND #created = :created"),
+		ExpressionAttributeNames: map[string]string{"#state": stateAttr, "#created": "created_at"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":running": str(string(easel.IdempotencyRunning)),
+			":created": num(rec.CreatedAt.UnixNano()),
+		},
 	})
 	if ok, _ := conditionFailed(err); ok {
 		return nil

@@ -8,39 +8,66 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/easelhq/easel"
 )
 
-// decodeJSON reads one JSON object from the body into v, strictly: the body is bounded
-// by the server's MaxBodyBytes (413 beyond it), unknown fields and trailing data are
-// errors, and type errors name the field.
+// decodeJSON reads one JSON object from the body into v, strictly: the body must be
+// declared application/json (415 otherwise, also when Content-Type is missing), it is
+// bounded by the server's MaxBodyBytes (413 beyond it), member names must match v's
+// exactly and only once, unknown fields and trailing data are errors, and type errors
+// name the field.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return easel.Errorf(easel.EUnsupportedMedia, "Send the request body as application/json.")
-		}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return easel.Errorf(easel.EUnsupportedMedia, "Send the request body as application/json, with Content-Type: application/json.")
 	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		return tooLarge(s.cfg.MaxBodyBytes)
 	}
-	return decodeStrict(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), v, s.cfg.MaxBodyBytes)
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		return decodeError(err, s.cfg.MaxBodyBytes)
+	}
+	return decodeStrict(data, v)
 }
 
-// decodeStrict decodes exactly one JSON value from r into v.
-func decodeStrict(r io.Reader, v any, limit int64) error {
-	dec := json.NewDecoder(r)
+// decodeJSONWithin is decodeJSON with the body's arrival bounded by d: a client that
+// trickles its body is cut off with 408 instead of holding what it was admitted to.
+func (s *Server) decodeJSONWithin(w http.ResponseWriter, r *http.Request, v any, d time.Duration) error {
+	rc := http.NewResponseController(w)
+	// Not every ResponseWriter supports deadlines (httptest's recorder does not); the
+	// server's ReadTimeout still bounds the body then.
+	set := rc.SetReadDeadline(time.Now().Add(d)) == nil
+	err := s.decodeJSON(w, r, v)
+	if err == nil && set {
+		// The body was read to its end. After an error the deadline stays: it also
+		// bounds the server's reading of what is left of the body.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if easel.IsCode(err, easel.ERequestTimeout) {
+		// The rest of the body may never come: close the connection after the answer
+		// instead of letting the server wait for it.
+		w.Header().Set("Connection", "close")
+		return easel.WrapError(easel.ERequestTimeout, err, "The request body did not arrive within %s.", d)
+	}
+	return err
+}
+
+// decodeStrict decodes exactly one JSON object from data into v, after checkMembers.
+func decodeStrict(data []byte, v any) error {
+	if err := checkMembers(data, v); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err, limit)
+		return decodeError(err, int64(len(data)))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge(limit)
-		}
 		return easel.Errorf(easel.EInvalid, "The request body must hold a single JSON object.")
 	}
 	return nil
@@ -54,7 +81,7 @@ func tooLarge(limit int64) error {
 // what the handler uses (through decodeJSON) and what the fuzz target exercises.
 func DecodeGenerateRequest(data []byte) (*easel.GenerateRequest, error) {
 	var req easel.GenerateRequest
-	if err := decodeStrict(bytes.NewReader(data), &req, int64(len(data))); err != nil {
+	if err := decodeStrict(data, &req); err != nil {
 		return nil, err
 	}
 	return &req, nil
@@ -69,6 +96,8 @@ func decodeError(err error, limit int64) error {
 	switch {
 	case errors.As(err, &mbe):
 		return tooLarge(limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return easel.WrapError(easel.ERequestTimeout, err, "The request body did not arrive in time.")
 	case errors.As(err, &ute):
 		field := ute.Field
 		if field == "" {

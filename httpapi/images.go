@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -73,6 +74,11 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// setRateHeaders sets the RateLimit fields of draft-ietf-httpapi-ratelimit-headers-06
+// (the last revision with separate Limit, Remaining and Reset fields): Limit is the
+// rate, requests per window; the Policy names the window and, as an extension
+// parameter, the burst; Remaining is the requests that may be sent now and Reset the
+// seconds until the bucket is full again.
 func setRateHeaders(w http.ResponseWriter, st service.RateStatus) {
 	if st.Limit == 0 {
 		return
@@ -81,6 +87,7 @@ func setRateHeaders(w http.ResponseWriter, st service.RateStatus) {
 	h.Set("RateLimit-Limit", strconv.Itoa(st.Limit))
 	h.Set("RateLimit-Remaining", strconv.Itoa(st.Remaining))
 	h.Set("RateLimit-Reset", strconv.Itoa(int(st.Reset.Seconds()+0.999)))
+	h.Set("RateLimit-Policy", fmt.Sprintf("%d;w=%d;burst=%d", st.Limit, int(st.Window.Seconds()), st.Burst))
 }
 
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {

@@ -67,16 +67,17 @@ func (s *Server) createImages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body generateBody
-	if err := s.decodeJSON(w, r, &body); err != nil {
-		s.writeError(w, r, err)
+	adm, done, ok := s.startGenerate(w, r, &body, pref.async)
+	if !ok {
 		return
 	}
+	defer done()
 	p := principalOf(r)
 	if !s.cfg.Production {
 		s.cfg.Logger.Debug("generate", "user", p.UserID, "model", body.Model, "prompt", body.Prompt, "async", pref.async)
 	}
 	opt := service.JobOptions{Webhook: body.Webhook, WebhookEvents: body.WebhookEvents}
-	sub, err := s.cfg.Service.Submit(r.Context(), p, &body.GenerateRequest, opt, r.Header.Get("Idempotency-Key"), pref.async)
+	sub, err := s.cfg.Service.SubmitAdmitted(r.Context(), adm, &body.GenerateRequest, opt, pref.async)
 	setRateHeaders(w, s.cfg.Service.RateStatus(p.UserID))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -84,6 +85,10 @@ func (s *Server) createImages(w http.ResponseWriter, r *http.Request) {
 	}
 	if sub.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	if sub.Legacy != nil {
+		s.writeImages(w, r, sub.Legacy, "")
+		return
 	}
 	wait := s.cfg.Service.SyncWait()
 	switch {
@@ -113,12 +118,20 @@ func (s *Server) createImages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.writeImages(w, r, res, j.ID)
+}
+
+// writeImages answers 201 with the images of a generation (and its job's id).
+func (s *Server) writeImages(w http.ResponseWriter, r *http.Request, res *service.GenerateResult, jobID string) {
 	views, err := s.cfg.Service.ViewImages(r.Context(), res.Images)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	out := map[string]any{"images": views, "job_id": j.ID}
+	out := map[string]any{"images": views}
+	if jobID != "" {
+		out["job_id"] = jobID
+	}
 	if res.Filtered > 0 {
 		out["filtered"] = res.Filtered
 	}

@@ -24,6 +24,7 @@ type Metrics struct {
 	jobs       *prometheus.CounterVec
 	handedBack prometheus.Counter
 	webhooks   *prometheus.CounterVec
+	refusals   *prometheus.CounterVec
 }
 
 var _ service.Observer = (*Metrics)(nil)
@@ -61,8 +62,12 @@ func NewMetrics() *Metrics {
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "easel_webhook_deliveries_total", Help: "Webhook delivery attempts by result (delivered, failed, dropped after the retry period).",
 		}, []string{"result"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "easel_orphan_sweeps_refused_total",
+			Help: "Orphan sweeps that deleted nothing because the blob store is not known to be this catalog's, by reason (unmarked, foreign_mark).",
+		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.generation, m.images, m.imageBytes, m.rejections, m.jobs, m.handedBack, m.webhooks,
+	m.reg.MustRegister(m.requests, m.latency, m.generation, m.images, m.imageBytes, m.rejections, m.jobs, m.handedBack, m.webhooks, m.refusals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -105,3 +110,6 @@ func (m *Metrics) watchInflight(f func() float64) {
 		Name: "easel_generations_in_flight", Help: "Generations in progress on this instance (synchronous requests and queued jobs).",
 	}, f))
 }
+
+// SweepRefused implements service.Observer.
+func (m *Metrics) SweepRefused(reason string) { m.refusals.WithLabelValues(reason).Inc() }

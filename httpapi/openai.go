@@ -36,10 +36,11 @@ type openAIImage struct {
 // model names ("dall-e-3", "gpt-image-1", ...) select the default model.
 func (s *Server) openAIGenerations(w http.ResponseWriter, r *http.Request) {
 	var in openAIRequest
-	if err := s.decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
+	adm, done, ok := s.startGenerate(w, r, &in, false)
+	if !ok {
 		return
 	}
+	defer done()
 	req := easel.GenerateRequest{Prompt: in.Prompt, N: in.N, OutputFormat: in.OutputFormat}
 	if in.Model != "" && !isOpenAIModel(in.Model) {
 		req.Model = in.Model
@@ -56,7 +57,7 @@ func (s *Server) openAIGenerations(w http.ResponseWriter, r *http.Request) {
 		}
 		s.applySize(&req, w0, h0)
 	}
-	res, err := s.cfg.Service.Generate(r.Context(), principalOf(r), &req, r.Header.Get("Idempotency-Key"))
+	res, err := s.cfg.Service.GenerateAdmitted(r.Context(), adm, &req)
 	setRateHeaders(w, s.cfg.Service.RateStatus(principalOf(r).UserID))
 	if err != nil {
 		s.writeError(w, r, err)

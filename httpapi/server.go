@@ -18,6 +18,10 @@ import (
 // DefaultMaxBodyBytes bounds request bodies (64 KiB).
 const DefaultMaxBodyBytes = 64 << 10
 
+// DefaultBodyTimeout bounds the time a generation request's body may take to arrive,
+// once the caller is admitted (10 s: a 64 KiB body at 6.5 KB/s).
+const DefaultBodyTimeout = 10 * time.Second
+
 // OriginHeader carries the shared secret that CloudFront adds on its way to the ALB.
 const OriginHeader = "X-Origin-Verify"
 
@@ -34,6 +38,10 @@ type Config struct {
 	ImageOrigin string
 	// MaxBodyBytes bounds request bodies; 0: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BodyTimeout bounds the reading of a generation request's body, which happens
+	// after the caller's limits and before an instance slot is taken; 0:
+	// DefaultBodyTimeout. A body still arriving then gets 408.
+	BodyTimeout time.Duration
 	// OriginSecret, when set, is required in the X-Origin-Verify header of every
 	// request except GET /healthz.
 	OriginSecret string
@@ -57,6 +65,9 @@ func New(cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -66,7 +77,7 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	cfg.Metrics.watchInflight(func() float64 { return float64(cfg.Service.InFlight()) })
 	s.routesInit()
-	s.handler = s.recoverPanics(s.observe(s.checkOrigin(s.secureHeaders(s.mux))))
+	s.handler = s.recoverPanics(s.observe(s.checkOrigin(s.secureHeaders(s.apiRoutes(s.mux)))))
 	return s
 }
 
@@ -87,7 +98,7 @@ func (s *Server) routesInit() {
 	s.handle("GET /v1/images", s.auth(s.listImages))
 	s.handle("GET /v1/images/{id}", s.auth(s.getImage))
 	s.handle("DELETE /v1/images/{id}", s.auth(s.deleteImage))
-	s.handle("POST /v1/images/generations", s.shed(s.auth(s.openAIGenerations)))
+	s.handle("POST /v1/images/generations", s.auth(s.openAIGenerations))
 	s.handle("GET /v1/jobs", s.auth(s.listJobs))
 	s.handle("GET /v1/jobs/{id}", s.auth(s.getJob))
 	s.handle("POST /v1/jobs/{id}/cancel", s.auth(s.cancelJob))
@@ -138,17 +149,26 @@ func principalOf(r *http.Request) *service.Principal {
 	return p
 }
 
+// bearerToken returns the token of an "Authorization: Bearer <token>" header. The
+// scheme is case-insensitive (RFC 9110, section 11.1): "bearer KEY" works too.
+func bearerToken(h string) string {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
 // auth requires a valid API key: "Authorization: Bearer <key>".
 func (s *Server) auth(next func(http.ResponseWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
-			key = ""
-		}
-		p, err := s.cfg.Service.Authenticate(r.Context(), strings.TrimSpace(key))
+		p, err := s.cfg.Service.Authenticate(r.Context(), bearerToken(r.Header.Get("Authorization")))
 		if err != nil {
 			if easel.IsCode(err, easel.EUnauthorized) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="easel"`)
+			}
+			if r.ContentLength != 0 {
+				w.Header().Set("Connection", "close") // answer now; do not wait for the body
 			}
 			s.writeError(w, r, err)
 			return
@@ -160,18 +180,35 @@ func (s *Server) auth(next func(http.ResponseWriter, *http.Request)) http.Handle
 	})
 }
 
-// shed reserves an instance generation slot before anything else is done, so that
-// overload costs almost nothing: 503 with Retry-After.
-func (s *Server) shed(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		release, err := s.cfg.Service.AcquireInflight()
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		defer release()
-		next.ServeHTTP(w, r)
-	})
+// startGenerate runs what comes before a generation, cheapest first, so that no
+// caller can hold an instance slot for free: the caller's limits (Admit: rate and
+// concurrency, or none for an idempotent replay; AdmitJob, the rate only, for a job to
+// queue), then the body, read under BodyTimeout into v. The instance slot of a
+// generation that runs at once is taken when it is submitted (503 when none is free).
+// On failure it has answered and returns ok false; otherwise the caller submits the
+// generation and then calls done.
+func (s *Server) startGenerate(w http.ResponseWriter, r *http.Request, v any, async bool) (adm *service.Admission, done func(), ok bool) {
+	p := principalOf(r)
+	admit := s.cfg.Service.Admit
+	if async {
+		admit = s.cfg.Service.AdmitJob
+	}
+	adm, err := admit(r.Context(), p, r.Header.Get("Idempotency-Key"))
+	if err != nil {
+		// Refused before its body was read: close the connection rather than let the
+		// server read (and wait for) the body before it answers.
+		w.Header().Set("Connection", "close")
+		setRateHeaders(w, s.cfg.Service.RateStatus(p.UserID))
+		s.writeError(w, r, err)
+		return nil, nil, false
+	}
+	if err := s.decodeJSONWithin(w, r, v, s.cfg.BodyTimeout); err != nil {
+		adm.Refund() // bad input costs no rate
+		adm.Release()
+		s.writeError(w, r, err)
+		return nil, nil, false
+	}
+	return adm, adm.Release, true
 }
 
 // checkOrigin rejects requests that did not come through CloudFront, when configured.
@@ -186,6 +223,39 @@ func (s *Server) checkOrigin(next http.Handler) http.Handler {
 			return
 		}
 		s.writeError(w, r, easel.Errorf(easel.EForbidden, "Requests must come through the site's CDN."))
+	})
+}
+
+// apiRoutes answers requests under /v1 that match no route with the API's JSON error:
+// 404 not_found for an unknown path (never the page, which "GET /" would serve), 405
+// method_not_allowed with Allow for a known path and another method.
+func (s *Server) apiRoutes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if _, pattern := s.mux.Handler(r); pattern != "" && pattern != "GET /" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			r2 := r.Clone(r.Context())
+			r2.Method = m
+			if _, pattern := s.mux.Handler(r2); pattern != "" && pattern != "GET /" {
+				allowed = append(allowed, m)
+				if m == http.MethodGet {
+					allowed = append(allowed, http.MethodHead) // GET routes answer HEAD
+				}
+			}
+		}
+		if len(allowed) == 0 {
+			s.writeError(w, r, easel.Errorf(easel.ENotFound, "No API route %s; see /openapi.yaml.", r.URL.Path))
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		s.writeError(w, r, easel.Errorf(easel.EMethodNotAllowed, "%s does not take %s; it takes %s.", r.URL.Path, r.Method, strings.Join(allowed, ", ")))
 	})
 }
 

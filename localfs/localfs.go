@@ -281,3 +281,57 @@ func (s *Store) Ping(context.Context) error {
 	}
 	return nil
 }
+
+// ownerFile is the ownership mark's file name. It starts with a dot, so it is never a
+// valid key: List skips it and /images/ never serves it.
+const ownerFile = ".easel-owner"
+
+// maxOwnerLen bounds what Owner reads of the mark.
+const maxOwnerLen = 256
+
+// Owner returns the id in the folder's ownership mark. ENotFound when there is none.
+func (s *Store) Owner(ctx context.Context) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("read ownership mark: %w", err)
+	}
+	f, err := s.root.Open(ownerFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", easel.Errorf(easel.ENotFound, "The folder %s has no ownership mark.", s.dir)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read ownership mark: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxOwnerLen))
+	if err != nil {
+		return "", fmt.Errorf("read ownership mark: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// ClaimOwner writes the ownership mark with id unless there is one, atomically: the
+// mark is written to a temporary file, then hard-linked to its name, which fails when
+// another process linked its mark first.
+func (s *Store) ClaimOwner(ctx context.Context, id string) (string, error) {
+	if id == "" || len(id) > maxOwnerLen-1 || strings.ContainsAny(id, " \t\r\n") {
+		return "", easel.Errorf(easel.EInvalid, "Invalid owner id %q.", id)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("write ownership mark: %w", err)
+	}
+	tmp, err := s.writeTemp([]byte(id + "\n"))
+	if err != nil {
+		return "", fmt.Errorf("write ownership mark: %w", err)
+	}
+	defer s.root.Remove(tmp)
+	err = s.root.Link(tmp, ownerFile)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("write ownership mark: %w", err)
+	}
+	if err == nil {
+		if err := s.syncDir(); err != nil {
+			return "", fmt.Errorf("write ownership mark: %w", err)
+		}
+	}
+	return s.Owner(ctx)
+}

@@ -48,3 +48,19 @@ func (s *Store) translate(err error, op, key string) error {
 	}
 	return cause
 }
+
+// preconditionFailed reports a conditional PUT refused because the object exists (412
+// PreconditionFailed; 409 ConditionalRequestConflict when another conditional write to
+// the key is in progress).
+func preconditionFailed(err error) bool {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "PreconditionFailed", "ConditionalRequestConflict":
+			return true
+		}
+	}
+	var respErr *awshttp.ResponseError
+	return errors.As(err, &respErr) &&
+		(respErr.HTTPStatusCode() == http.StatusPreconditionFailed || respErr.HTTPStatusCode() == http.StatusConflict)
+}

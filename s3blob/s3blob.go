@@ -158,8 +158,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// List calls fn for every object under the prefix, with keys relative to it. S3 lists
-// no content type, so ContentType is the one the key's extension implies.
+// List calls fn for every object under the prefix, with keys relative to it, except
+// the ownership mark. S3 lists no content type, so ContentType is the one the key's
+// extension implies.
 func (s *Store) List(ctx context.Context, fn func(easel.BlobInfo) error) error {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket)}
 	if s.prefix != "" {
@@ -173,6 +174,9 @@ func (s *Store) List(ctx context.Context, fn func(easel.BlobInfo) error) error {
 		}
 		for _, obj := range page.Contents {
 			key := strings.TrimPrefix(aws.ToString(obj.Key), s.prefix)
+			if key == ownerKey {
+				continue // the ownership mark is not an object
+			}
 			err := fn(easel.BlobInfo{
 				Key:         key,
 				Size:        aws.ToInt64(obj.Size),
@@ -226,4 +230,51 @@ func (s *Store) Ping(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// ownerKey names the ownership mark under the prefix. It starts with a dot, so no key
+// made by easel.ImageKey or easel.ThumbKey is ever the same.
+const ownerKey = ".easel-owner"
+
+// maxOwnerLen bounds what Owner reads of the mark.
+const maxOwnerLen = 256
+
+// Owner returns the id in the ownership mark under the prefix. ENotFound when none.
+func (s *Store) Owner(ctx context.Context) (string, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(s.prefix + ownerKey),
+	})
+	if err != nil {
+		return "", s.translate(err, "get ownership mark", ownerKey)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(out.Body, maxOwnerLen))
+	if err != nil {
+		return "", fmt.Errorf("read ownership mark in bucket %q: %w", s.bucket, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// ClaimOwner writes the ownership mark with id unless there is one: the PUT carries
+// If-None-Match: *, so S3 refuses it (412) when another process wrote its mark first.
+func (s *Store) ClaimOwner(ctx context.Context, id string) (string, error) {
+	if id == "" || len(id) > maxOwnerLen-1 || strings.ContainsAny(id, " \t\r\n") {
+		return "", easel.Errorf(easel.EInvalid, "Invalid owner id %q.", id)
+	}
+	data := []byte(id + "\n")
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:            aws.String(s.bucket),
+		Key:               aws.String(s.prefix + ownerKey),
+		Body:              bytes.NewReader(data),
+		ContentLength:     aws.Int64(int64(len(data))),
+		ContentType:       aws.String("text/plain; charset=utf-8"),
+		CacheControl:      aws.String("no-store"),
+		IfNoneMatch:       aws.String("*"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+	})
+	if err != nil && !preconditionFailed(err) {
+		return "", s.translate(err, "put ownership mark", ownerKey)
+	}
+	return s.Owner(ctx)
 }

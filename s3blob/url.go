@@ -47,6 +47,11 @@ func ParseURL(rawURL string) (Location, error) {
 			if strings.HasPrefix(v, "/") {
 				return Location{}, fmt.Errorf("blob URL %q: prefix must not start with /", rawURL)
 			}
+			// Without its slash, prefix=images would also list "images-backup/...":
+			// every key under a prefix that is not a folder would be the sweeper's.
+			if v != "" && !strings.HasSuffix(v, "/") {
+				return Location{}, fmt.Errorf("blob URL %q: prefix must end with / (prefix=%s/)", rawURL, v)
+			}
 			loc.Prefix = v
 		case "region":
 			loc.Region = v

@@ -35,6 +35,7 @@ func TestParseURL(t *testing.T) {
 		{url: "s3://bucket?use_path_style=maybe", wantErr: true},
 		{url: "s3://bucket?prefix=a/&prefix=b/", wantErr: true},
 		{url: "s3://bucket?prefix=/abs/", wantErr: true},
+		{url: "s3://bucket?prefix=images", wantErr: true}, // without its slash it would also cover images-old/…
 		{url: "s3://bu_cket", wantErr: true},
 		{url: "::", wantErr: true},
 	}

@@ -32,18 +32,128 @@ type GenerateResult struct {
 	Replayed bool `json:"-"`
 }
 
-// Generate makes images and waits for them: the request becomes a job that runs at
-// once on this instance (see Submit), and the answer is its images. With a non-empty
-// idempotencyKey, a repeated request gets the first answer and the model is called
-// once. If the job has not ended within GenerateTimeout plus a minute (it was handed
-// back to the queue: a drain, or the model's throttling), EModelTimeout says so; the
-// job still ends, and a retry with the same key gets its answer.
+// Admission is a caller's right to make one generation request, given before its body
+// is read: the caller's limits are applied first, so that a user over them never holds
+// an instance slot or a connection's worth of work. Release it when the request ends.
+type Admission struct {
+	p      *Principal
+	key    string // Idempotency-Key, "" when none
+	done   func() // ends the user's in-progress count; nil when none was taken
+	refund func() // gives the rate token back; nil when none was taken
+	// replay: a finished answer is stored under the key, so no limit was applied (a
+	// replay costs no model call). If the answer expires before the body is read, the
+	// limits are applied then.
+	replay bool
+	// async: the request queues a job; it takes no concurrency place.
+	async bool
+}
+
+// Replay reports whether the admission was given to replay a stored answer.
+func (a *Admission) Replay() bool { return a.replay }
+
+// Refund gives the caller's rate token back, for a request refused before it cost
+// anything (bad input: invalid JSON, a field out of range). It may be called more
+// than once.
+func (a *Admission) Refund() {
+	if a.refund != nil {
+		a.refund()
+		a.refund = nil
+	}
+}
+
+// Release ends the admission. It may be called more than once.
+func (a *Admission) Release() {
+	if a.done != nil {
+		a.done()
+		a.done = nil
+	}
+}
+
+// Admit applies the caller's limits (rate, then concurrency) before the body of a
+// request that runs at once is read. A request whose Idempotency-Key holds a finished
+// answer is admitted without them: it will be answered from the catalog, and a client
+// retrying after a timeout must get its answer, not 429.
+func (s *Service) Admit(ctx context.Context, p *Principal, idempotencyKey string) (*Admission, error) {
+	return s.admit(ctx, p, idempotencyKey, false)
+}
+
+// AdmitJob is Admit for a request to queue a job (Prefer: respond-async): only the
+// rate applies, since a queued job holds no slot (the user's concurrency applies when
+// their jobs run).
+func (s *Service) AdmitJob(ctx context.Context, p *Principal, idempotencyKey string) (*Admission, error) {
+	return s.admit(ctx, p, idempotencyKey, true)
+}
+
+func (s *Service) admit(ctx context.Context, p *Principal, idempotencyKey string, async bool) (*Admission, error) {
+	if len(idempotencyKey) > 255 {
+		return nil, easel.ParamErrorf("Idempotency-Key", "The Idempotency-Key header is at most 255 characters.")
+	}
+	a := &Admission{p: p, key: idempotencyKey, async: async}
+	if idempotencyKey != "" {
+		rec, err := s.catalog.GetIdempotent(ctx, p.UserID, idempotencyKey)
+		switch {
+		case err == nil && rec.State == easel.IdempotencyDone:
+			a.replay = true
+			return a, nil
+		case err != nil && !easel.IsCode(err, easel.ENotFound):
+			return nil, fmt.Errorf("read idempotency record: %w", err)
+		}
+	}
+	if err := s.limit(a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// limit takes a token from the user's rate bucket and, for a request that runs at
+// once, a place in their concurrency.
+func (s *Service) limit(a *Admission) error {
+	refund, err := s.users.allow(a.p.UserID)
+	if err != nil {
+		s.obs.Rejected("rate")
+		return err
+	}
+	a.refund = refund
+	if a.async {
+		return nil
+	}
+	done, err := s.users.begin(a.p.UserID)
+	if err != nil {
+		refund()
+		a.refund = nil
+		s.obs.Rejected("concurrency")
+		return err
+	}
+	a.done = done
+	return nil
+}
+
+// Generate admits the request (Admit), then makes it (GenerateAdmitted).
 func (s *Service) Generate(ctx context.Context, p *Principal, req *easel.GenerateRequest, idempotencyKey string) (*GenerateResult, error) {
-	sub, err := s.Submit(ctx, p, req, JobOptions{}, idempotencyKey, false)
+	a, err := s.Admit(ctx, p, idempotencyKey)
 	if err != nil {
 		return nil, err
 	}
-	j, imgs, err := s.Wait(ctx, p, sub, s.SyncWait())
+	defer a.Release()
+	return s.GenerateAdmitted(ctx, a, req)
+}
+
+// GenerateAdmitted makes images and waits for them: the request becomes a job that runs
+// at once on this instance (SubmitAdmitted), and the answer is its images. With an
+// Idempotency-Key, a repeated request gets the first answer (its images read again
+// from the catalog) and the model is called once. If the job has not ended within
+// SyncWait (it was handed back to the queue: a drain, or the model's throttling),
+// EModelTimeout says so; the job still ends, and a retry with the same key gets its
+// answer.
+func (s *Service) GenerateAdmitted(ctx context.Context, a *Admission, req *easel.GenerateRequest) (*GenerateResult, error) {
+	sub, err := s.SubmitAdmitted(ctx, a, req, JobOptions{}, false)
+	if err != nil {
+		return nil, err
+	}
+	if sub.Legacy != nil {
+		return sub.Legacy, nil
+	}
+	j, imgs, err := s.Wait(ctx, a.p, sub, s.SyncWait())
 	if err != nil {
 		return nil, err
 	}

@@ -11,11 +11,25 @@ import (
 	"github.com/easelhq/easel"
 )
 
-// RateStatus describes a user's request budget, for RateLimit-* headers.
+// RateStatus describes a user's request budget, for the RateLimit-* headers of the
+// IETF draft (draft-ietf-httpapi-ratelimit-headers-06): a quota of Limit requests per
+// Window, served from a token bucket of Burst.
 type RateStatus struct {
-	Limit     int           // bucket size
-	Remaining int           // whole tokens left
+	Limit     int           // requests per Window: the rate
+	Window    time.Duration // the rate's time window
+	Burst     int           // bucket size: requests that may come at once
+	Remaining int           // whole tokens left now
 	Reset     time.Duration // until the bucket is full again
+}
+
+// quota expresses a rate of perMinute requests per minute as whole requests per a
+// whole number of seconds: 60 per 60 s, or for a fractional rate 1 per 60/rate s
+// (0.5 per minute: 1 per 120 s; 1.5: 1 per 40 s).
+func quota(perMinute float64) (int, time.Duration) {
+	if perMinute >= 1 && perMinute == math.Trunc(perMinute) {
+		return int(perMinute), time.Minute
+	}
+	return 1, time.Duration(math.Ceil(60/perMinute)) * time.Second
 }
 
 // userLimiter holds per-user token buckets and in-progress counts. Idle users are
@@ -47,9 +61,10 @@ func (u *userLimiter) burst() int {
 }
 
 // allow takes one token from the user's bucket, or returns ERateLimited with the wait.
-func (u *userLimiter) allow(user string) error {
+// The returned func gives the token back (for a request that turns out to cost nothing).
+func (u *userLimiter) allow(user string) (func(), error) {
 	if u.limits.UserRate <= 0 {
-		return nil
+		return func() {}, nil
 	}
 	now := u.now()
 	u.mu.Lock()
@@ -64,13 +79,19 @@ func (u *userLimiter) allow(user string) error {
 	r := b.lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		return &easel.Error{
+		return nil, &easel.Error{
 			Code:       easel.ERateLimited,
 			Message:    "Too many requests: try again in " + seconds(d) + ".",
 			RetryAfter: d,
 		}
 	}
-	return nil
+	return func() {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		// At the reservation's own time: Cancel restores nothing for a reservation
+		// that has acted already (its time is past), which an immediate one has.
+		r.CancelAt(now)
+	}, nil
 }
 
 // status returns the user's budget now, without taking from it.
@@ -89,7 +110,8 @@ func (u *userLimiter) status(user string) RateStatus {
 	burst := lim.Burst()
 	missing := float64(burst) - tokens
 	reset := time.Duration(missing / float64(lim.Limit()) * float64(time.Second))
-	return RateStatus{Limit: burst, Remaining: max(0, int(math.Floor(tokens))), Reset: reset}
+	limit, window := quota(u.limits.UserRate)
+	return RateStatus{Limit: limit, Window: window, Burst: burst, Remaining: max(0, int(math.Floor(tokens))), Reset: reset}
 }
 
 // forgetIdle drops buckets that have been full for a while (at most once a minute).

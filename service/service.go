@@ -88,6 +88,9 @@ type Observer interface {
 	JobHandedBack()
 	// Webhook records a webhook delivery attempt: "delivered", "failed", "dropped".
 	Webhook(result string)
+	// SweepRefused records an orphan sweep that deleted nothing because the blob store
+	// is not known to be this catalog's ("unmarked", "foreign_mark").
+	SweepRefused(reason string)
 }
 
 // Service is Easel's request path. It is safe for concurrent use.
@@ -154,7 +157,7 @@ func New(cfg Config) (*Service, error) {
 		dispatchWake: make(chan struct{}, 1),
 	}
 	if s.obs == nil {
-		s.obs = nopObserver{}
+		s.obs = NopObserver{}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -238,12 +241,14 @@ func (s *Service) ImageURLs(ctx context.Context, img *easel.Image) (url, thumb s
 	return url, thumb, nil
 }
 
-type nopObserver struct{}
+// NopObserver records nothing; embed it in an Observer that watches only some events.
+type NopObserver struct{}
 
-func (nopObserver) Generated(string, time.Duration, int, int64)  {}
-func (nopObserver) GenerateFailed(string, string, time.Duration) {}
-func (nopObserver) Rejected(string)                              {}
-func (nopObserver) JobQueued()                                   {}
-func (nopObserver) JobFinished(string)                           {}
-func (nopObserver) JobHandedBack()                               {}
-func (nopObserver) Webhook(string)                               {}
+func (NopObserver) Generated(string, time.Duration, int, int64)  {}
+func (NopObserver) GenerateFailed(string, string, time.Duration) {}
+func (NopObserver) Rejected(string)                              {}
+func (NopObserver) JobQueued()                                   {}
+func (NopObserver) JobFinished(string)                           {}
+func (NopObserver) JobHandedBack()                               {}
+func (NopObserver) Webhook(string)                               {}
+func (NopObserver) SweepRefused(string)                          {}

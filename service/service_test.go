@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,10 +76,11 @@ func (m *fixedModel) Generate(ctx context.Context, req *easel.GenerateRequest) (
 type faultyBlobs struct {
 	easel.BlobStore
 	failPut, failDelete atomic.Bool
+	failPuts            atomic.Int32 // fail this many Puts, then succeed
 }
 
 func (b *faultyBlobs) Put(ctx context.Context, key string, data []byte, ct string) error {
-	if b.failPut.Load() {
+	if b.failPut.Load() || b.failPuts.Add(-1) >= 0 {
 		return errors.New("injected put failure")
 	}
 	return b.BlobStore.Put(ctx, key, data, ct)
@@ -148,9 +150,14 @@ func newEnv(t testing.TB, limits service.Limits) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.svc.Close(context.Background()) })
+	// As serve does at start-up: the new, empty store is marked as this catalog's.
+	if err := e.svc.CheckBlobStore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
+// files lists the image folder, without the ownership mark.
 func (e *env) files(t testing.TB) []string {
 	t.Helper()
 	entries, err := os.ReadDir(e.dir)
@@ -159,7 +166,9 @@ func (e *env) files(t testing.TB) []string {
 	}
 	var names []string
 	for _, en := range entries {
-		names = append(names, en.Name())
+		if en.Name() != ".easel-owner" {
+			names = append(names, en.Name())
+		}
 	}
 	return names
 }
@@ -523,5 +532,51 @@ func TestStoreAfterClose(t *testing.T) {
 	svc.Close(context.Background())
 	if _, err := svc.Generate(context.Background(), e.alice, req("late"), ""); err != nil {
 		t.Errorf("Generate after Close = %v, want the image stored without a thumbnail", err)
+	}
+}
+
+// A request where one upload fails keeps the other images with their thumbnails and
+// leaves nothing of the failed one: no batch is deleted any more, so no thumbnail made
+// for a deleted image of it is left behind.
+func TestPartialStoreFailureLeavesNoStrayObjects(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, unlimited())
+	svc, err := service.New(service.Config{
+		Models: []easel.Model{e.model}, Catalog: e.cat, Blobs: e.blobs, Limits: unlimited(), Thumbnails: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.blobs.failPuts.Store(1)
+	res, err := svc.Generate(ctx, e.alice, &easel.GenerateRequest{Prompt: "two", N: 2}, "")
+	if err != nil || len(res.Images) != 1 || res.Failed != 1 {
+		t.Fatalf("Generate = %+v, %v; want 1 image and 1 failed", res, err)
+	}
+	svc.Close(ctx) // the thumbnail queue is drained
+	kept := res.Images[0]
+	want := []string{kept.Key, easel.ThumbKey(kept.ID, "image/jpeg")}
+	got := e.files(t)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("files = %v, want the kept image and its thumbnail %v", got, want)
+	}
+}
+
+// A request refused for its input gives its rate token back: bad input costs nothing.
+func TestBadInputCostsNoRate(t *testing.T) {
+	l := unlimited()
+	l.UserRate, l.UserBurst = 1, 1
+	e := newEnv(t, l)
+	for range 3 {
+		if _, err := e.svc.Generate(context.Background(), e.alice, &easel.GenerateRequest{Prompt: "x", N: 99}, ""); easel.ErrorCode(err) != easel.EInvalid {
+			t.Fatalf("Generate(n=99) = %v, want invalid_request", err)
+		}
+	}
+	if _, err := e.svc.Generate(context.Background(), e.alice, req("fine"), ""); err != nil {
+		t.Errorf("a good request after bad ones = %v, want success (the bucket of 1 is untouched)", err)
+	}
+	if _, err := e.svc.Generate(context.Background(), e.alice, req("again"), ""); easel.ErrorCode(err) != easel.ERateLimited {
+		t.Errorf("a second good request = %v, want rate_limited", err)
 	}
 }

@@ -15,6 +15,9 @@ type Submission struct {
 	// Replayed is true when the job comes from an earlier request with the same
 	// Idempotency-Key.
 	Replayed bool
+	// Legacy, instead of Job, is the answer an earlier request with the same key
+	// stored before jobs existed.
+	Legacy *GenerateResult
 	// done is closed when a job run here ends; result is then set.
 	done   chan struct{}
 	result *runResult
@@ -26,73 +29,107 @@ type runResult struct {
 	images []*easel.Image
 }
 
-// Submit accepts a generation request as a job.
+// Submit admits a request (Admit, or AdmitJob for async) and submits it
+// (SubmitAdmitted).
+func (s *Service) Submit(ctx context.Context, p *Principal, req *easel.GenerateRequest, opt JobOptions, idempotencyKey string, async bool) (*Submission, error) {
+	admit := s.Admit
+	if async {
+		admit = s.AdmitJob
+	}
+	a, err := admit(ctx, p, idempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Release()
+	return s.SubmitAdmitted(ctx, a, req, opt, async)
+}
+
+// SubmitAdmitted accepts an admitted generation request as a job.
 //
 // With async, the job is queued for any worker (202 for the caller). Otherwise it runs
-// at once on this instance, which must have a free generation slot (EOverloaded) and
-// the caller a free concurrency slot (ERateLimited); Wait then waits for it. Either way
+// at once on this instance, which must have a free generation slot (EOverloaded); the
+// admission's concurrency place goes with the run, and Wait waits for it. Either way
 // the job runs to its end even if the caller goes away.
 //
-// Checks happen before anything is written: the request against the model's limits,
-// the job options, the Idempotency-Key (a replay returns the earlier job before any
-// limit is applied), the caller's rate, the daily quota and, for async, the
-// caller's queued jobs (ERateLimited past JobConfig.UserQueue).
-func (s *Service) Submit(ctx context.Context, p *Principal, req *easel.GenerateRequest, opt JobOptions, idempotencyKey string, async bool) (*Submission, error) {
+// Checks happen before anything is written: the request against the model's limits
+// and the job options (bad input gives the rate token back), the Idempotency-Key (a
+// replay returns the earlier job), the daily quota and, for async, the caller's
+// queued jobs (ERateLimited past JobConfig.UserQueue).
+func (s *Service) SubmitAdmitted(ctx context.Context, a *Admission, req *easel.GenerateRequest, opt JobOptions, async bool) (*Submission, error) {
 	m, err := s.model(req.Model)
 	if err != nil {
+		a.Refund()
 		return nil, err
 	}
 	spec := m.Spec()
 	if err := spec.Validate(req); err != nil {
+		a.Refund()
 		return nil, err
 	}
-	if len(idempotencyKey) > 255 {
-		return nil, easel.ParamErrorf("Idempotency-Key", "The Idempotency-Key header is at most 255 characters.")
-	}
 	if err := s.checkJobOptions(ctx, &opt); err != nil {
+		a.Refund()
 		return nil, err
 	}
 	if async && s.jobs.Queue == nil {
+		a.Refund()
 		return nil, easel.Errorf(easel.EInvalid, "This server runs no job queue; send the request without Prefer: respond-async.")
 	}
-	reqHash := jobRequestHash(req, &opt)
-	if idempotencyKey != "" {
-		prev, err := s.claimIdempotencyKey(ctx, p, idempotencyKey, reqHash)
-		if err != nil {
+	var claim *easel.IdempotencyRecord
+	if a.key != "" {
+		kc, err := s.claimKey(ctx, a.p, a.key, jobRequestHash(req, &opt))
+		switch {
+		case err != nil:
+			a.Refund()
+			return nil, err
+		case kc.job != nil:
+			a.Refund()
+			return &Submission{Job: kc.job, Replayed: true}, nil
+		case kc.legacy != nil:
+			a.Refund()
+			return &Submission{Legacy: kc.legacy, Replayed: true}, nil
+		}
+		claim = kc.claim
+	}
+	if a.replay {
+		// Admitted for a stored answer that is gone, or not kept: a new request.
+		a.replay = false
+		if err := s.limit(a); err != nil {
+			if claim != nil {
+				s.settleKey(claim, nil)
+			}
 			return nil, err
 		}
-		if prev != nil {
-			return &Submission{Job: prev, Replayed: true}, nil
-		}
 	}
-	sub, err := s.submit(ctx, p, m, spec, req, opt, async)
-	if idempotencyKey != "" {
-		s.settleIdempotencyKey(p, idempotencyKey, reqHash, sub, err)
+	sub, err := s.submit(ctx, a, spec, req, opt, async)
+	if claim != nil {
+		var j *easel.Job
+		if sub != nil {
+			j = sub.Job
+		}
+		s.settleKey(claim, j)
 	}
 	return sub, err
 }
 
-func (s *Service) submit(ctx context.Context, p *Principal, m easel.Model, spec easel.ModelSpec, req *easel.GenerateRequest, opt JobOptions, async bool) (*Submission, error) {
-	if err := s.users.allow(p.UserID); err != nil {
-		s.obs.Rejected("rate")
-		return nil, err
-	}
-	// A request that runs here needs its slots before anything is written.
+func (s *Service) submit(ctx context.Context, a *Admission, spec easel.ModelSpec, req *easel.GenerateRequest, opt JobOptions, async bool) (*Submission, error) {
+	// A request that runs here needs an instance slot before anything is written; the
+	// user's concurrency place (taken at admission) goes with the run.
 	var release func()
 	if !async {
 		slot, err := s.AcquireInflight()
 		if err != nil {
 			return nil, err
 		}
-		done, err := s.users.begin(p.UserID)
-		if err != nil {
+		done := a.done
+		a.done = nil
+		release = func() {
+			if done != nil {
+				done()
+			}
 			slot()
-			s.obs.Rejected("concurrency")
-			return nil, err
 		}
-		release = func() { done(); slot() }
 	}
-	sub, err := s.create(ctx, p, spec, req, opt, async)
+	sub, err := s.create(ctx, a.p, spec, req, opt, async)
 	if err != nil {
 		if release != nil {
 			release()
@@ -101,8 +138,7 @@ func (s *Service) submit(ctx context.Context, p *Principal, m easel.Model, spec 
 	}
 	if !async {
 		sub.done = make(chan struct{})
-		lease := sub.Job.Lease
-		r := s.newRun(sub.Job, lease, nil, release)
+		r := s.newRun(sub.Job, sub.Job.Lease, nil, release)
 		s.syncRuns.Go(func() {
 			sub.result = s.execute(r)
 			close(sub.done)

@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,6 +89,9 @@ func newWireEnv(t *testing.T, wrap func(*faultyBlobs) easel.BlobStore) *wireEnv 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.svc.Close(context.Background()) })
+	if err := e.svc.CheckBlobStore(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
@@ -108,7 +112,9 @@ func (e *wireEnv) objects(t *testing.T) []string {
 	}
 	var keys []string
 	for _, o := range out.Contents {
-		keys = append(keys, aws.ToString(o.Key))
+		if k := aws.ToString(o.Key); k != "images/.easel-owner" {
+			keys = append(keys, k)
+		}
 	}
 	return keys
 }
@@ -265,4 +271,93 @@ func TestWireSlowPutClientGoneIdempotentRetry(t *testing.T) {
 		t.Errorf("model billed %d times, want 1", n)
 	}
 	e.checkInvariants(t)
+}
+
+// The stored idempotent answer holds image ids, not images: with n=4 and the longest
+// prompts of characters JSON escapes ('<' is 6 bytes as \u003c), the answer with whole
+// records would pass DynamoDB's 400 KB item limit, the finish would fail, and retries
+// would get 409 and then pay again. The replay reads the records again.
+func TestWireIdempotentAnswerFitsDynamoDB(t *testing.T) {
+	e := newWireEnv(t, nil)
+	long := strings.Repeat("<", 9000)
+	r := &easel.GenerateRequest{Prompt: long, NegativePrompt: long, N: 4}
+	first, err := e.svc.Generate(context.Background(), e.alice, r, "big-answer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.svc.Generate(context.Background(), e.alice, r, "big-answer")
+	if err != nil || !again.Replayed {
+		t.Fatalf("replay = %+v, %v; want the stored answer", again, err)
+	}
+	if len(again.Images) != 4 {
+		t.Fatalf("replay has %d images, want 4", len(again.Images))
+	}
+	for i := range first.Images {
+		if again.Images[i].ID != first.Images[i].ID || again.Images[i].Prompt != long {
+			t.Errorf("replayed image %d = %s, want %s with the prompt", i, again.Images[i].ID, first.Images[i].ID)
+		}
+	}
+	if n := e.fake.Calls("stability.stable-image-core-v1:1"); n != 4 {
+		t.Errorf("model billed %d times, want 4 (one call per image, once)", n)
+	}
+}
+
+// usage reads alice's quota counter for today.
+func (e *wireEnv) usage(t *testing.T) int {
+	t.Helper()
+	n, err := e.cat.AddUsage(context.Background(), "alice", e.clock.Now().UTC().Format(time.DateOnly), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// One failed call of a fan-out does not throw away its siblings' images, which were
+// paid for: the answer has them and says how many failed, and only the failed one's
+// quota is refunded.
+func TestWireFailedSiblingKeepsPaidImages(t *testing.T) {
+	e := newWireEnv(t, nil)
+	e.fake.SetFault(bedrocktest.Fault{Exception: "ModelErrorException", Times: 1})
+	res, err := e.svc.Generate(context.Background(), e.alice, &easel.GenerateRequest{Prompt: "three boats", N: 3}, "")
+	if err != nil {
+		t.Fatalf("Generate with one of three calls failing = %v, want the other two", err)
+	}
+	if len(res.Images) != 2 || res.Failed != 1 {
+		t.Errorf("got %d images, %d failed; want 2 and 1", len(res.Images), res.Failed)
+	}
+	if n := e.usage(t); n != 2 {
+		t.Errorf("quota used = %d, want 2 (the failed image refunded)", n)
+	}
+	if n := len(e.objects(t)); n != 2 {
+		t.Errorf("%d objects, want 2", n)
+	}
+	e.checkInvariants(t)
+}
+
+// One failed upload keeps the images that were stored: before, the whole batch was
+// deleted, paid for and lost.
+func TestWireFailedUploadKeepsTheRest(t *testing.T) {
+	e := newWireEnv(t, nil)
+	e.blobs.failPuts.Store(1)
+	res, err := e.svc.Generate(context.Background(), e.alice, &easel.GenerateRequest{Prompt: "three kites", N: 3}, "paid")
+	if err != nil {
+		t.Fatalf("Generate with one of three uploads failing = %v, want the other two", err)
+	}
+	if len(res.Images) != 2 || res.Failed != 1 {
+		t.Errorf("got %d images, %d failed; want 2 and 1", len(res.Images), res.Failed)
+	}
+	if n := e.usage(t); n != 2 {
+		t.Errorf("quota used = %d, want 2 (the failed image refunded)", n)
+	}
+	if n := len(e.objects(t)); n != 2 {
+		t.Errorf("%d objects, want 2", n)
+	}
+	e.checkInvariants(t)
+	again, err := e.svc.Generate(context.Background(), e.alice, &easel.GenerateRequest{Prompt: "three kites", N: 3}, "paid")
+	if err != nil || !again.Replayed || len(again.Images) != 2 || again.Failed != 1 {
+		t.Errorf("replay = %+v, %v; want the 2 images and failed 1", again, err)
+	}
+	if n := e.fake.Calls("stability.stable-image-core-v1:1"); n != 3 {
+		t.Errorf("model billed %d times, want 3", n)
+	}
 }

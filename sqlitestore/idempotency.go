@@ -60,8 +60,46 @@ func scanIdem(row scanner) (*easel.IdempotencyRecord, error) {
 	return &r, nil
 }
 
-// FinishIdempotent stores the answer of a running record (State done), and its
-// ExpiresAt when set. ENotFound if the record is no longer running.
+// GetIdempotent returns the live record of the user's key. ENotFound if none.
+func (s *Store) GetIdempotent(ctx context.Context, userID, key string) (*easel.IdempotencyRecord, error) {
+	row := s.readRow(ctx, `SELECT user_id, idem_key, request_hash, state, status_code,
+		response, created_at, expires_at FROM idempotency
+		WHERE user_id = ? AND idem_key = ? AND expires_at > ?`, userID, key, toMillis(time.Now()))
+	rec, err := scanIdem(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, easel.Errorf(easel.ENotFound, "No request with this Idempotency-Key.")
+	}
+	if err != nil {
+		return nil, dbError("get idempotent request", err)
+	}
+	return rec, nil
+}
+
+// TakeOverIdempotent replaces stale's claim with rec, in one statement conditional on
+// the claim: the row must still be running with stale's created_at.
+func (s *Store) TakeOverIdempotent(ctx context.Context, stale, rec *easel.IdempotencyRecord) (*easel.IdempotencyRecord, error) {
+	res, err := s.exec(ctx, `UPDATE idempotency SET request_hash = ?, state = 'running', status_code = 0,
+		response = NULL, created_at = ?, expires_at = ?
+		WHERE user_id = ? AND idem_key = ? AND state = ? AND created_at = ? AND expires_at > ?`,
+		rec.RequestHash, toMillis(rec.CreatedAt), toMillis(rec.ExpiresAt),
+		stale.UserID, stale.Key, string(stale.State), toMillis(stale.CreatedAt), toMillis(time.Now()))
+	if err != nil {
+		return nil, dbError("take over idempotent request", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, dbError("take over idempotent request", err)
+	} else if n == 1 {
+		return nil, nil
+	}
+	cur, err := s.GetIdempotent(ctx, stale.UserID, stale.Key)
+	if err != nil && !easel.IsCode(err, easel.ENotFound) {
+		return nil, err
+	}
+	return cur, easel.Errorf(easel.EConflict, "The request with this Idempotency-Key was taken over already.")
+}
+
+// FinishIdempotent stores the answer of rec's claim (running, same request hash and
+// created_at), and its ExpiresAt when set. ENotFound if that claim is not running.
 func (s *Store) FinishIdempotent(ctx context.Context, r *easel.IdempotencyRecord) error {
 	var expires sql.NullInt64
 	if !r.ExpiresAt.IsZero() {
@@ -69,8 +107,8 @@ func (s *Store) FinishIdempotent(ctx context.Context, r *easel.IdempotencyRecord
 	}
 	res, err := s.exec(ctx, `UPDATE idempotency SET state = 'done', status_code = ?,
 		response = ?, expires_at = coalesce(?, expires_at)
-		WHERE user_id = ? AND idem_key = ? AND state = 'running'`,
-		r.StatusCode, r.Response, expires, r.UserID, r.Key)
+		WHERE user_id = ? AND idem_key = ? AND state = 'running' AND request_hash = ? AND created_at = ?`,
+		r.StatusCode, r.Response, expires, r.UserID, r.Key, r.RequestHash, toMillis(r.CreatedAt))
 	if err != nil {
 		return dbError("finish idempotent request", err)
 	}
@@ -82,11 +120,12 @@ func (s *Store) FinishIdempotent(ctx context.Context, r *easel.IdempotencyRecord
 	return nil
 }
 
-// AbortIdempotent deletes a running record, so that the request can be retried. A done
-// record, or none, is left as it is.
-func (s *Store) AbortIdempotent(ctx context.Context, userID, key string) error {
+// AbortIdempotent deletes rec's claim (running, same created_at), so that the request
+// can be retried. A done record, another claim, or none, is left as it is.
+func (s *Store) AbortIdempotent(ctx context.Context, r *easel.IdempotencyRecord) error {
 	_, err := s.exec(ctx, `DELETE FROM idempotency
-		WHERE user_id = ? AND idem_key = ? AND state = 'running'`, userID, key)
+		WHERE user_id = ? AND idem_key = ? AND state = 'running' AND created_at = ?`,
+		r.UserID, r.Key, toMillis(r.CreatedAt))
 	if err != nil {
 		return dbError("abort idempotent request", err)
 	}

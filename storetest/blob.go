@@ -33,6 +33,8 @@ func RunBlobStoreTests(t *testing.T, newStore func(t *testing.T) easel.BlobStore
 		{"Ping", testBlobPing},
 		{"Large", testLarge},
 		{"ConcurrentPuts", testConcurrentPuts},
+		{"Owner", testOwner},
+		{"OwnerConcurrent", testOwnerConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,5 +263,58 @@ func testConcurrentPuts(t *testing.T, s easel.BlobStore) {
 	}
 	if n := len(listSizes(t, s)); n != workers+1 {
 		t.Errorf("List after concurrent Puts = %d objects, want %d", n, workers+1)
+	}
+}
+
+// testOwner: no mark at first; the first claim wins and stays; the mark is not an
+// object (List does not report it).
+func testOwner(t *testing.T, s easel.BlobStore) {
+	ctx := t.Context()
+	_, err := s.Owner(ctx)
+	checkCode(t, "Owner(unmarked)", err, easel.ENotFound)
+	a, b := easel.NewID(), easel.NewID()
+	got, err := s.ClaimOwner(ctx, a)
+	checkCode(t, "ClaimOwner(first)", err, "")
+	if got != a {
+		t.Errorf("ClaimOwner(%q) on an unmarked store = %q, want %q", a, got, a)
+	}
+	got, err = s.ClaimOwner(ctx, b)
+	checkCode(t, "ClaimOwner(second)", err, "")
+	if got != a {
+		t.Errorf("ClaimOwner(%q) on a store marked %q = %q, want the first mark kept", b, a, got)
+	}
+	got, err = s.Owner(ctx)
+	checkCode(t, "Owner", err, "")
+	if got != a {
+		t.Errorf("Owner = %q, want %q", got, a)
+	}
+	if n := len(listSizes(t, s)); n != 0 {
+		t.Errorf("List after ClaimOwner = %d objects, want 0 (the mark is not an object)", n)
+	}
+}
+
+// testOwnerConcurrent: racing claims agree on one winner.
+func testOwnerConcurrent(t *testing.T, s easel.BlobStore) {
+	const workers = 8
+	ids := make([]string, workers)
+	got := make([]string, workers)
+	errs := make([]error, workers)
+	for i := range ids {
+		ids[i] = easel.NewID()
+	}
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() { got[i], errs[i] = s.ClaimOwner(t.Context(), ids[i]) })
+	}
+	wg.Wait()
+	owner, err := s.Owner(t.Context())
+	checkCode(t, "Owner after racing claims", err, "")
+	if !slices.Contains(ids, owner) {
+		t.Fatalf("Owner after racing claims = %q, none of the claimed ids", owner)
+	}
+	for i := range workers {
+		if errs[i] == nil && got[i] != owner {
+			t.Errorf("ClaimOwner #%d = %q, but the mark holds %q", i, got[i], owner)
+		}
 	}
 }

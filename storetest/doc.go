@@ -29,6 +29,8 @@
 //   - Seeds keep all 64 bits (the suite uses one above math.MaxInt64).
 //   - Idempotency records whose ExpiresAt is at or before the backend's clock are absent.
 //     AbortIdempotent removes only a running record: a done record keeps its answer.
+//     FinishIdempotent, AbortIdempotent and TakeOverIdempotent act only on the claim
+//     whose CreatedAt they name; of racing take-overs of one claim exactly one wins.
 //   - AddUsage: reaching the limit exactly is allowed; a refused call adds nothing, also
 //     on a counter's first use; each successful call under contention returns a
 //     distinct total.

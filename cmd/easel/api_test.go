@@ -443,8 +443,10 @@ func TestLimits(t *testing.T) {
 		c := &apiClient{t: t, base: s.url}
 		for i := range 2 {
 			r := c.do("POST", "/v1/images", s.key, small(fmt.Sprint("burst ", i)))
-			if r.status != 201 || r.header.Get("RateLimit-Limit") != "2" {
-				t.Fatalf("request %d = %d (RateLimit-Limit %q), want 201 and 2", i, r.status, r.header.Get("RateLimit-Limit"))
+			// The rate (1 per minute), not the burst (draft-ietf-httpapi-ratelimit-headers-06).
+			if r.status != 201 || r.header.Get("RateLimit-Limit") != "1" || r.header.Get("RateLimit-Policy") != "1;w=60;burst=2" {
+				t.Fatalf("request %d = %d (RateLimit-Limit %q, RateLimit-Policy %q), want 201, 1 and 1;w=60;burst=2",
+					i, r.status, r.header.Get("RateLimit-Limit"), r.header.Get("RateLimit-Policy"))
 			}
 		}
 		r := c.do("POST", "/v1/images", s.key, small("one too many"))

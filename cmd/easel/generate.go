@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/easelhq/easel"
 )
 
 const generateAbout = `Asks a running Easel server for images, shows the time while it waits, saves the
@@ -110,12 +112,23 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Files are named from the ids the server sent, so the names are checked and the
+	// files made through an os.Root: whatever a server answers, nothing is written
+	// outside --out.
+	root, err := os.OpenRoot(out)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	for _, img := range images {
-		path := filepath.Join(out, img.ID+extensionOf(img.ContentType))
-		if err := download(ctx, server, img.URL, path); err != nil {
+		if !easel.ValidID(img.ID) {
+			return fmt.Errorf("the server answered an image id %q that is not an Easel id; nothing saved for it", img.ID)
+		}
+		name := img.ID + extensionOf(img.ContentType)
+		if err := download(ctx, server, img.URL, root, name); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s\t%s\tseed %d\n", path, img.URL, img.Seed)
+		fmt.Fprintf(stdout, "%s\t%s\tseed %d\n", filepath.Join(out, name), img.URL, img.Seed)
 	}
 	return nil
 }
@@ -182,7 +195,7 @@ func apiError(resp *http.Response, data []byte) error {
 	return fmt.Errorf("%s [%s, HTTP %d]", msg, e.Error.Code, resp.StatusCode)
 }
 
-func download(ctx context.Context, server, raw, path string) error {
+func download(ctx context.Context, server, raw string, root *os.Root, name string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return err
@@ -203,7 +216,7 @@ func download(ctx context.Context, server, raw, path string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("download %s: %s", u, resp.Status)
 	}
-	fh, err := os.Create(path)
+	fh, err := root.Create(name)
 	if err != nil {
 		return err
 	}

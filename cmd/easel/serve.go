@@ -30,6 +30,7 @@ type serveConfig struct {
 	jobs       jobFlags
 	limits     service.Limits
 	maxBody    int
+	bodyTime   time.Duration
 	drain      time.Duration
 	drainDelay time.Duration
 	thumbs     bool
@@ -56,13 +57,14 @@ func (c *serveConfig) bind(f *envFlags) {
 	c.stores.bind(f)
 	c.models.bind(f)
 	c.jobs.bind(f)
-	f.Float(&c.limits.UserRate, "user-rate", "EASEL_USER_RATE", d.UserRate, "generation requests per minute per user (0: unlimited)")
-	f.Int(&c.limits.UserBurst, "user-burst", "EASEL_USER_BURST", d.UserBurst, "burst of generation requests per user (0: a sixth of the rate, at least 1)")
-	f.Int(&c.limits.UserConcurrency, "user-concurrency", "EASEL_USER_CONCURRENCY", d.UserConcurrency, "generations in progress per user (0: unlimited)")
+	f.Float(&c.limits.UserRate, "user-rate", "EASEL_USER_RATE", d.UserRate, "generation requests per minute per user, on each instance: N instances allow up to N times this (0: unlimited)")
+	f.Int(&c.limits.UserBurst, "user-burst", "EASEL_USER_BURST", d.UserBurst, "burst of generation requests per user, on each instance (0: a sixth of the rate, at least 1; N instances: N times this)")
+	f.Int(&c.limits.UserConcurrency, "user-concurrency", "EASEL_USER_CONCURRENCY", d.UserConcurrency, "generations in progress per user, on each instance: N instances allow up to N times this (0: unlimited)")
 	f.Int(&c.limits.MaxInflight, "max-inflight", "EASEL_MAX_INFLIGHT", d.MaxInflight, "generations in progress on this instance; more are shed with 503 (0: unlimited)")
-	f.Int(&c.limits.DailyQuota, "daily-quota", "EASEL_DAILY_QUOTA", 0, "images per user per UTC day (0: unlimited)")
+	f.Int(&c.limits.DailyQuota, "daily-quota", "EASEL_DAILY_QUOTA", 0, "images per user per UTC day, across all instances (0: unlimited)")
 	f.Duration(&c.limits.GenerateTimeout, "generate-timeout", "EASEL_GENERATE_TIMEOUT", d.GenerateTimeout, "time limit of one generation, model retries included (must be positive)")
 	f.Int(&c.maxBody, "max-body", "EASEL_MAX_BODY", httpapi.DefaultMaxBodyBytes, "request body limit in bytes (must be positive)")
+	f.Duration(&c.bodyTime, "body-timeout", "EASEL_BODY_TIMEOUT", httpapi.DefaultBodyTimeout, "time a generation request's body may take to arrive, once the caller is admitted (408 after) (must be positive)")
 	f.Duration(&c.drainDelay, "drain-delay", "EASEL_DRAIN_DELAY", 5*time.Second, "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes; skipped when nothing has asked /readyz since start (0: none)")
 	f.Duration(&c.drain, "drain-timeout", "EASEL_DRAIN_TIMEOUT", 30*time.Second, "after the listener closes, how long in-flight requests may take to finish (0: cut them off at once)")
 	f.Bool(&c.thumbs, "thumbnails", "EASEL_THUMBNAILS", true, "make thumbnails in the background")
@@ -89,6 +91,7 @@ func (c *serveConfig) check() error {
 		{"daily-quota", float64(c.limits.DailyQuota), false},
 		{"generate-timeout", c.limits.GenerateTimeout.Seconds(), true},
 		{"max-body", float64(c.maxBody), true},
+		{"body-timeout", c.bodyTime.Seconds(), true},
 		{"drain-delay", c.drainDelay.Seconds(), false},
 		{"drain-timeout", c.drain.Seconds(), false},
 		{"presign-expiry", c.presign.Seconds(), true},
@@ -162,6 +165,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer ln.Close()
 	listenURL := "http://" + displayAddr(ln.Addr())
 
+	if err := checkStoresApart(c.stores.catalogURL(), c.stores.blobURL()); err != nil {
+		return err
+	}
 	var aws awsLoader
 	cat, err := openReady(ctx, c.stores.catalogURL(), &aws)
 	if err != nil {
@@ -205,6 +211,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Page:         web.Handler(),
 		ImageOrigin:  originOf(base),
 		MaxBodyBytes: int64(c.maxBody),
+		BodyTimeout:  c.bodyTime,
 		OriginSecret: c.origin,
 		Production:   c.production(),
 		Metrics:      metrics,
@@ -231,6 +238,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
+	if err := svc.CheckBlobStore(ctx); err != nil {
+		return err
+	}
 	if err := announce(ctx, &c, cat, listenURL, stdout); err != nil {
 		return err
 	}

@@ -298,3 +298,44 @@ func originOf(raw string) string {
 	}
 	return u.Scheme + "://" + u.Host
 }
+
+// checkStoresApart refuses a folder blob store that contains the SQLite catalog (such as
+// --blob file://DATA with the catalog DATA/easel.db): the catalog's files would sit
+// among the objects, served under /images/ and listed by the sweeper.
+func checkStoresApart(catalogURL, blobURL string) error {
+	dir, ok := strings.CutPrefix(blobURL, "file://")
+	if !ok || !strings.HasPrefix(catalogURL, "sqlite://") {
+		return nil
+	}
+	db, err := sqlitestore.PathFromURL(catalogURL)
+	if err != nil {
+		return nil // reported when the catalog is opened
+	}
+	rel, err := filepath.Rel(resolvePath(dir), resolvePath(db))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil
+	}
+	return usageError{fmt.Errorf("blob store %q contains the catalog %s: keep images in a folder of their own (the default is file://<data>/images)", blobURL, db)}
+}
+
+// resolvePath returns p absolute, with the symbolic links of its longest existing
+// ancestor resolved, so that two spellings of one place compare equal.
+func resolvePath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
+	}
+	rest := ""
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		if _, err := os.Lstat(dir); err == nil {
+			if real, err := filepath.EvalSymlinks(dir); err == nil {
+				return filepath.Join(real, rest)
+			}
+			return abs
+		}
+		if filepath.Dir(dir) == dir {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
+	}
+}
