@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -33,6 +34,13 @@ func fieldNames(t reflect.Type) map[string]bool {
 	}
 	names := map[string]bool{}
 	for f := range t.Fields() {
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get("json") == "" {
+			// An embedded struct's members are the outer object's, as in encoding/json.
+			for name := range fieldNames(f.Type) {
+				names[name] = true
+			}
+			continue
+		}
 		if !f.IsExported() {
 			continue
 		}
@@ -91,7 +99,7 @@ func checkMembers(data []byte, v any) error {
 			return easel.ParamErrorf(name, "Unknown field %q.", name)
 		}
 	}
-	for _, name := range positiveWhenGiven[t] {
+	for _, name := range positiveMembers(t) {
 		if seen[name] {
 			if err := checkPositive(data, name); err != nil {
 				return err
@@ -99,6 +107,18 @@ func checkMembers(data []byte, v any) error {
 		}
 	}
 	return nil
+}
+
+// positiveMembers lists the members of positiveWhenGiven for t and the structs it
+// embeds.
+func positiveMembers(t reflect.Type) []string {
+	out := slices.Clone(positiveWhenGiven[t])
+	for f := range t.Fields() {
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get("json") == "" {
+			out = append(out, positiveMembers(f.Type)...)
+		}
+	}
+	return out
 }
 
 // checkPositive refuses member name of the object in data when it is the number 0.

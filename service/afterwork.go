@@ -97,18 +97,21 @@ func (s *Service) kickAfterWork(j *easel.Job, out outcome) {
 // queueAfterWork queues an item without waiting; when the queue is full the reaper
 // finds the job later.
 func (s *Service) queueAfterWork(item afterItem) {
+	s.afterPending.Add(1)
 	select {
 	case s.afterQ <- item:
 	default:
+		s.afterPending.Add(-1)
 		s.afterBytes.Add(-item.bytes)
 	}
 }
 
-func (s *Service) runAfterWork(ctx context.Context) {
-	done := make(chan struct{})
+// startAfterWork starts the after-work goroutines; stopAfter ends them.
+func (s *Service) startAfterWork() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopAfter = cancel
 	for range afterWorkers {
-		go func() {
-			defer func() { done <- struct{}{} }()
+		s.afterDone.Go(func() {
 			for {
 				select {
 				case <-ctx.Done():
@@ -116,12 +119,10 @@ func (s *Service) runAfterWork(ctx context.Context) {
 				case item := <-s.afterQ:
 					s.afterWork(ctx, item)
 					s.afterBytes.Add(-item.bytes)
+					s.afterPending.Add(-1)
 				}
 			}
-		}()
-	}
-	for range afterWorkers {
-		<-done
+		})
 	}
 }
 

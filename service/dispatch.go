@@ -45,8 +45,8 @@ type dispatcher struct {
 const receiveWait = 20 * time.Second
 
 // StartWorkers starts this instance's job machinery: the dispatcher and its workers
-// (when a queue is configured), the reaper, and the after-work (thumbnails,
-// notifications). StopWorkers stops it.
+// (when a queue is configured) and the reaper. (The after-work of jobs run here,
+// thumbnails and notifications, runs from New on.) StopWorkers stops it.
 func (s *Service) StartWorkers() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopBackground = cancel
@@ -64,7 +64,6 @@ func (s *Service) StartWorkers() {
 		s.background.Go(func() { d.loop(ctx) })
 	}
 	s.background.Go(func() { s.runReaper(ctx) })
-	s.background.Go(func() { s.runAfterWork(ctx) })
 }
 
 // StopWorkers drains the job machinery: it stops taking jobs, hands held messages
@@ -72,6 +71,7 @@ func (s *Service) StartWorkers() {
 // (keeping their stored images) so that another worker runs them.
 func (s *Service) StopWorkers(ctx context.Context) {
 	s.StopTaking()
+	defer s.stopAfterWork(ctx)
 	done := make(chan struct{})
 	go func() {
 		if s.dispatcher != nil {
@@ -96,6 +96,25 @@ func (s *Service) StopWorkers(ctx context.Context) {
 	case <-time.After(10 * time.Second):
 		s.log.Warn("some jobs did not hand back in time; their leases will end")
 	}
+}
+
+// stopAfterWork lets the after-work queued in memory finish until ctx ends, then stops
+// the after-work goroutines. What is left is found again by a reaper (Job.Notify.DueAt).
+func (s *Service) stopAfterWork(ctx context.Context) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for s.afterPending.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			s.log.Info("after-work left for later", "jobs", s.afterPending.Load())
+			s.stopAfter()
+			s.afterDone.Wait()
+			return
+		case <-t.C:
+		}
+	}
+	s.stopAfter()
+	s.afterDone.Wait()
 }
 
 // StopTaking stops taking jobs from the queue (held messages are handed back) and

@@ -115,6 +115,9 @@ type Service struct {
 	thumbSem     chan struct{} // bounds thumbnails made at once
 	afterQ       chan afterItem
 	afterBytes   atomic.Int64 // image bytes held by afterQ
+	afterPending atomic.Int64 // items queued or in progress
+	afterDone    sync.WaitGroup
+	stopAfter    context.CancelFunc
 	runsMu       sync.Mutex
 	runs         map[string]*run // jobs running here, by id
 	syncRuns     sync.WaitGroup  // runs of synchronous requests
@@ -129,7 +132,8 @@ type Service struct {
 	cursorKey []byte // signs page cursors; shared by all instances through the catalog
 }
 
-// New returns a Service. It starts the thumbnail workers; Close stops them.
+// New returns a Service; it starts the after-work of jobs (thumbnails,
+// notifications). StartWorkers starts taking queued jobs; Close stops everything.
 func New(cfg Config) (*Service, error) {
 	if len(cfg.Models) == 0 {
 		return nil, fmt.Errorf("service: no model configured")
@@ -186,6 +190,7 @@ func New(cfg Config) (*Service, error) {
 		s.inflight = make(chan struct{}, s.limits.MaxInflight)
 	}
 	s.users = newUserLimiter(s.limits, s.now)
+	s.startAfterWork()
 	return s, nil
 }
 
