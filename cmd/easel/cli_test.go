@@ -342,7 +342,7 @@ func TestZeroMeansWhatTheHelpSays(t *testing.T) {
 		"bedrock-concurrency": func(c *serveConfig) bool { return c.models.options(gt, nil).MaxConcurrency == unlimitedConcurrency },
 		"bedrock-retries":     func(c *serveConfig) bool { return c.models.options(gt, nil).MaxRetries < 0 },
 	}
-	positive := map[string]bool{"generate-timeout": true, "max-body": true, "presign-expiry": true, "sweep-after": true}
+	positive := map[string]bool{"generate-timeout": true, "max-body": true, "body-timeout": true, "presign-expiry": true, "sweep-after": true}
 	commandFlagSets()["serve"].VisitAll(func(fl *flag.Flag) {
 		g, ok := fl.Value.(flag.Getter)
 		if !ok {
