@@ -116,15 +116,32 @@ func (f *envFlags) List(p *[]string, name, env, help string) {
 	if v, ok := f.env(name, env); ok {
 		*p = splitList(v)
 	}
-	fromEnv := true
-	f.Func(name, help+" (repeatable; $"+env+", comma-separated)", func(s string) error {
-		if fromEnv {
-			*p, fromEnv = nil, false
-		}
-		*p = append(*p, splitList(s)...)
-		return nil
-	})
+	f.Var(&listValue{p: p, fromEnv: true}, name, help+" (repeatable; $"+env+", comma-separated)")
 }
+
+// listValue is a repeatable flag: the first use replaces what the environment gave,
+// later ones add to it.
+type listValue struct {
+	p       *[]string
+	fromEnv bool
+}
+
+func (l *listValue) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l *listValue) Set(s string) error {
+	if l.fromEnv {
+		*l.p, l.fromEnv = nil, false
+	}
+	*l.p = append(*l.p, splitList(s)...)
+	return nil
+}
+
+func (l *listValue) Get() any { return *l.p }
 
 func splitList(s string) []string {
 	var out []string
