@@ -100,6 +100,15 @@ func decodeError(err error, limit int64) error {
 		return easel.WrapError(easel.ERequestTimeout, err, "The request body did not arrive in time.")
 	case errors.As(err, &ute):
 		field := ute.Field
+		// A member of an embedded struct is named through it ("GenerateRequest.seed");
+		// the caller knows only the member.
+		for {
+			head, rest, ok := strings.Cut(field, ".")
+			if !ok || head == "" || head[0] < 'A' || head[0] > 'Z' {
+				break
+			}
+			field = rest
+		}
 		if field == "" {
 			return easel.Errorf(easel.EInvalid, "The request body must be a JSON object.")
 		}

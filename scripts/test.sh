@@ -54,6 +54,9 @@ go run ./internal/cmd/docrun -q README.md docs/*.md
 step "end to end: the easel binary on dynalite, versitygw and the Bedrock fake"
 bash scripts/e2e.sh
 
+step "end to end: jobs survive kill -9 and SIGTERM, locally and on two instances"
+bash scripts/e2e-jobs.sh
+
 step "infra: CDK app synthesis, assertions, cdk-nag"
 (cd infra && go test -count=1 ./...)
 

@@ -189,9 +189,10 @@ func (s *Service) conclude(r *run, out outcome) *runResult {
 		return &runResult{}
 	case (errors.Is(cause, errDrain) && out.err != nil) || !out.retryAt.IsZero():
 		// Interrupted by the drain (the model's answer, if any, is stored), or the
-		// model is over its budget: another worker takes it from here.
-		if !out.retryAt.IsZero() && now.Sub(r.job.CreatedAt) > throttleGiveUp {
-			out.err = easel.Errorf(easel.ERateLimited, "The model stayed over its request quota for %s; try again later.", throttleGiveUp)
+		// model is over its budget: another worker takes it from here, unless there
+		// is no queue to wait in or it has waited long enough.
+		if err := s.cannotWait(r, &out, now); err != nil {
+			out.err, out.retryAt = err, time.Time{}
 			break
 		}
 		notBefore := out.retryAt
@@ -235,6 +236,21 @@ func (s *Service) conclude(r *run, out outcome) *runResult {
 	return &runResult{job: j, images: s.imagesOf(j, out)}
 }
 
+// cannotWait returns why a job that would go back to the queue ends instead: there is
+// no queue, or the model has throttled it for throttleGiveUp.
+func (s *Service) cannotWait(r *run, out *outcome, now time.Time) error {
+	throttled := !out.retryAt.IsZero()
+	switch {
+	case s.jobs.Queue == nil && throttled:
+		return easel.Errorf(easel.ERateLimited, "The model is over its request quota; try again later.")
+	case s.jobs.Queue == nil:
+		return easel.Errorf(easel.EOverloaded, "The job was interrupted by a restart; try again.")
+	case throttled && now.Sub(r.job.CreatedAt) > throttleGiveUp:
+		return easel.Errorf(easel.ERateLimited, "The model stayed over its request quota for %s; try again later.", throttleGiveUp)
+	}
+	return nil
+}
+
 // addImages records a run's stored images on the job, with an image.ready event each.
 func addImages(j *easel.Job, out outcome, now time.Time) {
 	for _, img := range out.images {
@@ -268,6 +284,9 @@ func (s *Service) handBack(ctx context.Context, r *run, out outcome, notBefore t
 		}
 		addImages(j, out, now)
 		requeue(j, notBefore, now)
+		// A hand-back is not a failed attempt: only starts that never end (a worker
+		// that died, a job that crashes it) count towards MaxAttempts.
+		j.Attempts = max(j.Attempts-1, 0)
 		s.markAfterWork(j, now)
 		return nil
 	})

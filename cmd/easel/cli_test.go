@@ -409,7 +409,8 @@ func TestBedrockZeroFlags(t *testing.T) {
 	const core = "stability.stable-image-core-v1:1"
 	t.Run("retries", func(t *testing.T) {
 		fake := bedrockFake(t, bedrocktest.WithFault(bedrocktest.Fault{Exception: "ThrottlingException"}))
-		base, key := startServer(t, "--model", "bedrock:core", "--bedrock-retries", "0")
+		// Without a queue, a throttled job cannot wait in it: the caller gets the 429.
+		base, key := startServer(t, "--model", "bedrock:core", "--bedrock-retries", "0", "--queue", "none")
 		r := (&apiClient{t, base}).do("POST", "/v1/images", key, map[string]any{"prompt": "a boat"})
 		if r.status != http.StatusTooManyRequests || fake.Calls(core) != 1 {
 			t.Errorf("throttled with --bedrock-retries 0: %d %s after %d calls, want 429 after 1", r.status, r.body, fake.Calls(core))
