@@ -215,9 +215,6 @@ func (s *Service) checkJobOptions(ctx context.Context, opt *JobOptions) error {
 	if len(opt.Webhook) > 2048 {
 		return easel.ParamErrorf("webhook", "The webhook URL is longer than 2048 characters.")
 	}
-	if err := s.jobs.Webhooks.Check(ctx, opt.Webhook); err != nil {
-		return err
-	}
 	if len(opt.WebhookEvents) == 0 {
 		opt.WebhookEvents = []string{easel.EventJobSucceeded, easel.EventJobFailed, easel.EventJobCanceled}
 	}
@@ -231,7 +228,8 @@ func (s *Service) checkJobOptions(ctx context.Context, opt *JobOptions) error {
 		}
 		seen[t] = true
 	}
-	return nil
+	// Last: it resolves the host.
+	return s.jobs.Webhooks.Check(ctx, opt.Webhook)
 }
 
 // GetJob returns one of the caller's jobs. Another user's job is ENotFound.

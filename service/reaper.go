@@ -11,6 +11,10 @@ import (
 // reapBatch bounds the jobs handled per kind and round.
 const reapBatch = 100
 
+// queuelessGrace is how long past its lease an instance without a queue leaves a
+// running job whose worker is gone before it fails it.
+const queuelessGrace = 10 * time.Minute
+
 // runReaper looks, every ReapEvery until ctx ends, for work that a crash or a lost
 // message left behind: running jobs whose worker's lease ended (handed back to the
 // queue), jobs queued so long that their message may be lost (sent again), dead
@@ -35,7 +39,14 @@ func (s *Service) runReaper(ctx context.Context) {
 // Reap does one round of the reaper's work (see runReaper).
 func (s *Service) Reap(ctx context.Context) error {
 	now := s.now()
-	stale, err := s.catalog.DueJobs(ctx, easel.DueLease, now, reapBatch)
+	cutoff := now
+	if s.jobs.Queue == nil {
+		// Without a queue a stale job cannot run again here; an instance with a queue
+		// (sharing the catalog) hands it back within its own round. Only a job no one
+		// has handed back for a while is ended.
+		cutoff = now.Add(-queuelessGrace)
+	}
+	stale, err := s.catalog.DueJobs(ctx, easel.DueLease, cutoff, reapBatch)
 	if err != nil {
 		return fmt.Errorf("stale leases: %w", err)
 	}
