@@ -287,9 +287,10 @@ func (s *Service) deliverWebhook(ctx context.Context, j *easel.Job, n *easel.Job
 		}
 		body, err := s.eventBody(ctx, j, ev)
 		if err == nil {
-			now := s.now()
+			// Receivers check webhook-timestamp against their own clock: it is the wall
+			// clock's, whatever s.now says.
 			err = s.jobs.Webhooks.Send(ctx, &easel.WebhookMessage{
-				URL: j.Spec.Webhook, ID: eventID(j, ev), Timestamp: now, Body: body, Keys: keys,
+				URL: j.Spec.Webhook, ID: eventID(j, ev), Timestamp: time.Now(), Body: body, Keys: keys,
 			})
 		}
 		if err == nil {
