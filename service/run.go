@@ -157,10 +157,12 @@ func (s *Service) generateJob(r *run) outcome {
 		err = easel.WrapError(easel.EModelTimeout, err, "The model did not answer within %s.", s.limits.GenerateTimeout)
 	}
 	if gen != nil {
-		out.filtered = gen.Filtered
+		out.filtered, out.failed = gen.Filtered, gen.Failed
 		if len(gen.Images) > 0 {
 			// Paid for: stored whatever happens to the run from here on.
-			out.images, out.data, out.failed, err = s.storeGeneration(context.WithoutCancel(r.ctx), j.UserID, &req, gen, err)
+			var failed int
+			out.images, out.data, failed, err = s.storeGeneration(context.WithoutCancel(r.ctx), j.UserID, &req, gen, err)
+			out.failed += failed
 		}
 	}
 	if err == nil && len(out.images) == 0 && out.filtered == 0 {
