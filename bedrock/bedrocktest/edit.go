@@ -11,8 +11,8 @@ import (
 	"math"
 	"slices"
 
-	_ "image/jpeg" // input images
 	_ "golang.org/x/image/webp"
+	_ "image/jpeg" // input images
 
 	"github.com/easelhq/easel/internal/solidwebp"
 )
@@ -112,7 +112,7 @@ func editSchemas() map[string]map[string]key {
 			"negative_prompt": text(false), "seed": seed, "output_format": formats, "style_preset": presets},
 		"style-guide": {"prompt": text(true), "image": img(standardImage),
 			"aspect_ratio": {kind: "enum", values: []string{"16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21"}},
-			"fidelity": num(0, 1), "negative_prompt": text(false), "seed": seed, "output_format": formats,
+			"fidelity":     num(0, 1), "negative_prompt": text(false), "seed": seed, "output_format": formats,
 			"style_preset": presets},
 		"style-transfer": {"init_image": img(standardImage), "style_image": img(standardImage),
 			"prompt": text(false), "negative_prompt": text(false), "seed": seed, "output_format": formats,
