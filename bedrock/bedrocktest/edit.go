@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	_ "image/jpeg" // input images
 	"image/png"
 	"math"
 	"slices"
 
-	_ "golang.org/x/image/webp"
-	_ "image/jpeg" // input images
+	_ "golang.org/x/image/webp" // input images
 
 	"github.com/easelhq/easel/internal/solidwebp"
 )
