@@ -105,3 +105,19 @@ func TestEditGallery(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEditRoundTrip measures what every 1 MP edit pays besides its own work:
+// decoding the input and encoding a result of the same size.
+func BenchmarkEditRoundTrip(b *testing.B) {
+	src, _, _ := megapixelInputs(b)
+	b.ReportAllocs()
+	start := cpuTime()
+	for b.Loop() {
+		if _, err := offline.RoundTripForTest(src); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if used := cpuTime() - start; used > 0 {
+		b.ReportMetric(float64(used)/float64(b.N), "cpu-ns/op")
+	}
+}
