@@ -181,3 +181,25 @@ func BenchmarkInspectImage(b *testing.B) {
 		}
 	}
 }
+
+// FuzzInspectImage feeds InspectImage arbitrary bytes: it must never panic, and what
+// it accepts must have a known format and a sane size.
+func FuzzInspectImage(f *testing.F) {
+	f.Add(bombPNG(100_000, 100_000))
+	f.Add(webpFile("VP8 ", vp8Header(640, 480)))
+	f.Add(webpFile("VP8L", vp8lHeader(3, 5, true)))
+	f.Add(webpFile("VP8X", vp8xHeader(20000, 300, 0x10)))
+	f.Add([]byte{0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		info, err := easel.InspectImage(data)
+		if err != nil {
+			return
+		}
+		if info.Format != "png" && info.Format != "jpeg" && info.Format != "webp" {
+			t.Fatalf("InspectImage = %+v: unknown format", info)
+		}
+		if info.Width <= 0 || info.Height <= 0 || info.Width > 1<<24 || info.Height > 1<<24 {
+			t.Fatalf("InspectImage = %+v: bad size", info)
+		}
+	})
+}
