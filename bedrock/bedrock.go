@@ -1,8 +1,8 @@
-// Package bedrock is the Amazon Bedrock adapter of the easel.Model port: one Model per
-// configured image model, calling bedrock-runtime InvokeModel with the model family's
-// own request body (Stability: SD3.5 Large, Stable Image Core and Ultra, legacy SDXL;
-// Amazon: Titan Image v2, Nova Canvas) and translating Bedrock's answers and errors
-// into the domain's.
+// Package bedrock is the Amazon Bedrock adapter of the easel.Model and easel.Editor
+// ports: one Model per configured image model, calling bedrock-runtime InvokeModel
+// with the model family's own request body (Stability: SD3.5 Large, Stable Image Core
+// and Ultra, legacy SDXL, the Stability image services for edits; Amazon: Titan Image
+// v2, Nova Canvas) and translating Bedrock's answers and errors into the domain's.
 package bedrock
 
 import (
@@ -135,7 +135,7 @@ func New(client *bedrockruntime.Client, modelID string, opts Options) (*Model, e
 	return m, nil
 }
 
-// Spec describes what the model accepts. Callers must not modify its slices.
+// Spec describes what the model accepts. Callers must not modify its slices or maps.
 func (m *Model) Spec() easel.ModelSpec { return m.spec }
 
 // Generate makes req.N images. The request is validated (and normalized) again here,
