@@ -44,6 +44,7 @@ fuzz ./httpapi FuzzDecodeGenerateRequest
 fuzz ./httpapi FuzzImagePath
 fuzz ./localfs FuzzKey
 fuzz . FuzzIDFromKey
+fuzz . FuzzInspectImage
 
 step "end to end: the easel binary on embedded defaults"
 bash scripts/e2e-local.sh

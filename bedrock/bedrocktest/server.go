@@ -31,9 +31,6 @@ import (
 // WithRegion says otherwise.
 const DefaultRegion = "us-west-2"
 
-// maxBody bounds a request body.
-const maxBody = 8 << 20
-
 // Option configures a Handler or Server.
 type Option func(*Handler)
 
@@ -186,9 +183,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "UnknownOperationException", "This fake serves only POST /model/{modelId}/invoke.")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "ValidationException", "The request body is too large.")
+		writeError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: Value at 'body' failed to satisfy constraint: Member must have length less than or equal to 25000000")
 		return
 	}
 	if bad := h.verifySigV4(r, body); bad != nil {
@@ -227,10 +224,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		j   *job
 		bad invalid
 	)
-	switch model.family {
-	case stability:
+	switch {
+	case model.op != "":
+		j, bad = parseEdit(model.op, body)
+	case model.sd35 && modeOf(body) == "image-to-image":
+		j, bad = parseEdit("image-to-image", body)
+	case model.family == stability:
 		j, bad = parseStability(model, body)
-	case amazon:
+	case model.family == amazon:
 		j, bad = parseAmazon(model, body)
 	default:
 		j, bad = parseSDXL(body)
@@ -353,8 +354,18 @@ func (h *Handler) answer(m fakeModel, j *job, f Fault) ([]byte, int, error) {
 			return mustJSON(map[string]any{"seeds": []uint64{j.seed}, "finish_reasons": []string{"Inference error"}}), 200, nil
 		case f.FilterOutput > 0:
 			return mustJSON(map[string]any{"seeds": []uint64{j.seed}, "finish_reasons": []string{"Filter reason: output image"}}), 200, nil
+		case f.FilterInputImage:
+			return mustJSON(map[string]any{"finish_reasons": []string{"Filter reason: input image"}}), 200, nil
 		}
-		img, err := h.image(j, j.seed, w, hgt)
+		var (
+			img string
+			err error
+		)
+		if j.edit != nil {
+			img, err = h.editImage(j, j.seed)
+		} else {
+			img, err = h.image(j, j.seed, w, hgt)
+		}
 		if err != nil {
 			return nil, 0, err
 		}
