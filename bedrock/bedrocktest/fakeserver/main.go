@@ -1,6 +1,6 @@
 // Command fakeserver runs the Bedrock wire fake (package bedrocktest) as a process, for
 // end-to-end scripts and the benchmark command. It is a fake: it answers InvokeModel
-// like Bedrock, with images from Easel's offline generator, and checks that requests are
+// (and GetFoundationModel: every model ACTIVE) like Bedrock, with images from Easel's offline generator, and checks that requests are
 // signed with the key pair in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
 package main
 
