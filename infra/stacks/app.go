@@ -139,6 +139,7 @@ func Build(app awscdk.App, cfg Config) (*Deployment, error) {
 		s.stack.AddStackDependency(d.Edge, jsii.String("CloudFront needs the us-east-1 web ACL and certificate"))
 	}
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	awscdk.Aspects_Of(app).Add(NewEaselChecks(), nil)
 	suppressFindings(s)
 	return d, nil
 }

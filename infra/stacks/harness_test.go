@@ -78,6 +78,7 @@ func variants() []variant {
 
 // synthesized is one variant's cloud assembly, read back from disk.
 type synthesized struct {
+	dir       string // the cloud assembly
 	cfg       stacks.Config
 	templates map[string]map[string]interface{} // stack name -> template
 	errors    map[string][]string               // stack name -> "path: message" of error annotations
@@ -151,6 +152,7 @@ func synthVariant(v variant, outdir string) (s *synthesized, err error) {
 		return nil, err
 	}
 	s.cfg = cfg
+	s.dir = outdir
 	return s, nil
 }
 
