@@ -54,4 +54,7 @@ bash scripts/e2e.sh
 step "infra: CDK app synthesis, assertions, cdk-nag"
 (cd infra && go test -count=1 ./...)
 
+step "boot test: the synthesized user data boots easel in a scratch root (root, namespaces)"
+(cd infra && EASEL_TEST_BOOT=1 go test -count=1 -run '^TestBoot$' -v ./boottest/)
+
 step "done"
