@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/jsii-runtime-go"
 
@@ -94,24 +93,24 @@ func TestBoot(t *testing.T) {
 
 // world is the deployment under test and the sandbox it boots in.
 type world struct {
-	sb        *Sandbox
-	dir       string
-	repo      string
-	easel     string // the binary (built for this machine; the template ships it as its asset)
-	tpl       map[string]interface{}
-	dep       Deployment
-	asgID     string
-	script    string
-	secret    string
-	bucket    string
-	table     string
-	site      string
-	fake      *bedrocktest.Handler
-	ak, sk    string
-	s3        *s3.Client
-	bootLog   []byte
-	bootTime  time.Duration
-	key       string // an API key, once checkGenerate made one
+	sb       *Sandbox
+	dir      string
+	repo     string
+	easel    string // the binary (built for this machine; the template ships it as its asset)
+	tpl      map[string]interface{}
+	dep      Deployment
+	asgID    string
+	script   string
+	secret   string
+	bucket   string
+	table    string
+	site     string
+	fake     *bedrocktest.Handler
+	ak, sk   string
+	s3       *s3.Client
+	bootLog  []byte
+	bootTime time.Duration
+	key      string // an API key, once checkGenerate made one
 }
 
 func newWorld(t *testing.T) *world {
@@ -271,54 +270,13 @@ func readJSON(t *testing.T, path string, v interface{}) {
 // wire fake, runtime and control plane), then creates the table and the bucket
 // CloudFormation would have created.
 func (w *world) startServices(t *testing.T, tools map[string]string) {
-	logs := func(name string) *os.File {
-		f, err := os.Create(filepath.Join(w.dir, name+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		return f
-	}
-	dyn := exec.Command(tools["node"], tools["dynalite"], "--host", "127.0.0.1", "--port", portOf(dynamoAddr),
-		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
-	dyn.Stdout, dyn.Stderr = logs("dynalite"), logs("dynalite.err")
-	if err := w.sb.Start(dyn, false); err != nil {
-		t.Fatal(err)
-	}
-	s3dir := filepath.Join(w.dir, "s3data")
-	if err := os.MkdirAll(s3dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	gw := exec.Command(tools["versitygw"], "--port", "127.0.0.1:"+s3Port, "--virtual-domain", s3Domain, "posix", s3dir)
-	gw.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+w.ak, "ROOT_SECRET_KEY="+w.sk)
-	gw.Stdout, gw.Stderr = logs("versitygw"), logs("versitygw.err")
-	if err := w.sb.Start(gw, false); err != nil {
-		t.Fatal(err)
-	}
+	w.startEmulators(t, tools, s3Domain)
 
 	// A LEGACY model must not keep the instance from starting (issue 12, item 6).
 	w.fake = bedrocktest.NewHandler(w.ak, w.sk, bedrocktest.WithRegion(region), bedrocktest.WithSmallImages(),
 		bedrocktest.WithLifecycle(bedrock.IDSD35Large, bedrocktest.Lifecycle{Status: "LEGACY", EndOfLifeTime: time.Now().AddDate(1, 0, 0)}))
-	ln, err := w.sb.Listen(bedrockAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: w.fake, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
+	serve(t, w.sb, bedrockAddr, w.fake)
 
-	for _, addr := range []string{dynamoAddr, "127.0.0.1:" + s3Port} {
-		if err := w.sb.WaitListening(addr, 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.s3 = s3.New(s3.Options{
-		Region:       region,
-		Credentials:  credentials.NewStaticCredentialsProvider(w.ak, w.sk, ""),
-		BaseEndpoint: aws.String("http://127.0.0.1:" + s3Port),
-		UsePathStyle: true,
-		HTTPClient:   &http.Client{Transport: &http.Transport{DialContext: w.sb.DialContext}},
-	})
 	if _, err := w.s3.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(w.bucket)}); err != nil {
 		t.Fatalf("create bucket %s: %v", w.bucket, err)
 	}
