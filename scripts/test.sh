@@ -59,6 +59,6 @@ lambda_sdk=infra/boottest/testdata/lambda-sdk
 if [ ! -d "$lambda_sdk/node_modules/@aws-sdk/client-s3" ] || [ "$lambda_sdk/package-lock.json" -nt "$lambda_sdk/node_modules/.package-lock.json" ]; then
   (cd "$lambda_sdk" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-(cd infra && EASEL_TEST_BOOT=1 go test -count=1 -run '^(TestBoot|TestFirstDeployCleanup)$' -v ./boottest/)
+(cd infra && EASEL_TEST_BOOT=1 go test -count=1 -timeout 20m -run '^(TestBoot|TestFirstDeployCleanup)$' -v ./boottest/)
 
 step "done"

@@ -179,6 +179,9 @@ func versitygw(t *testing.T) string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
+// goBuild builds like the deployment does (CGO_ENABLED=0, -trimpath), for this
+// machine's architecture. Cold, that compiles the whole dependency graph once more
+// (a minute or more on a loaded machine): scripts/test.sh gives the step 20 minutes.
 func goBuild(t *testing.T, dir, out, pkg string) {
 	t.Helper()
 	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
