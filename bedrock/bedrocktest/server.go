@@ -1,4 +1,5 @@
-// Package bedrocktest is a wire fake of Amazon Bedrock's InvokeModel for image models:
+// Package bedrocktest is a wire fake of Amazon Bedrock's InvokeModel for image models
+// (and of the control plane's GetFoundationModel, for the start-up model check):
 // a real HTTP server that checks each request's SigV4 signature against credentials
 // it generates, validates each model family's body strictly, answers with real PNGs
 // (or JPEGs) in the family's response shape, and can be told to throttle, stall,
@@ -82,6 +83,8 @@ type Handler struct {
 	inFlight    map[string]int
 	maxInFlight map[string]int
 	last        map[string][]byte
+	lifecycles  map[string]*Lifecycle // control plane: nil entry = model unknown
+	lookups     map[string]int
 }
 
 // NewHandler returns a handler that accepts requests signed with the given key pair.
@@ -173,14 +176,19 @@ func (h *Handler) SetFault(f Fault) {
 	h.fault, h.faultLeft = f, f.Times
 }
 
-// ServeHTTP answers POST /model/{modelId}/invoke.
+// ServeHTTP answers POST /model/{modelId}/invoke (bedrock-runtime) and GET
+// /foundation-models/{modelId} (the control plane's GetFoundationModel).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id, ok := strings.CutPrefix(r.URL.Path, "/foundation-models/"); ok && r.Method == http.MethodGet {
+		h.serveFoundationModel(w, r, id)
+		return
+	}
 	id, ok := strings.CutPrefix(r.URL.Path, "/model/")
 	if ok {
 		id, ok = strings.CutSuffix(id, "/invoke")
 	}
 	if !ok || r.Method != http.MethodPost {
-		writeError(w, http.StatusNotFound, "UnknownOperationException", "This fake serves only POST /model/{modelId}/invoke.")
+		writeError(w, http.StatusNotFound, "UnknownOperationException", "This fake serves only POST /model/{modelId}/invoke and GET /foundation-models/{modelId}.")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
