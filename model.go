@@ -85,6 +85,14 @@ type ModelSpec struct {
 	// Qualities lists accepted "quality" values; empty: not accepted.
 	Qualities     []string `json:"qualities,omitempty"`
 	OutputFormats []string `json:"output_formats"` // "png", "jpeg"
+
+	// Operations are the edit operations the model performs, by name (see
+	// Operations()), with their fields and limits; empty: the model does not edit.
+	// A model with operations implements Editor.
+	Operations map[string]OperationSpec `json:"operations,omitempty"`
+	// EditOnly marks a model that makes no image from text alone (Bedrock's Stability
+	// image services): its Generate refuses every request with EInvalid, param "model".
+	EditOnly bool `json:"edit_only,omitempty"`
 }
 
 // GenerateRequest is a request for images. The zero value of an optional field means

@@ -1,8 +1,8 @@
-// Package bedrock is the Amazon Bedrock adapter of the easel.Model port: one Model per
-// configured image model, calling bedrock-runtime InvokeModel with the model family's
-// own request body (Stability: SD3.5 Large, Stable Image Core and Ultra, legacy SDXL;
-// Amazon: Titan Image v2, Nova Canvas) and translating Bedrock's answers and errors
-// into the domain's.
+// Package bedrock is the Amazon Bedrock adapter of the easel.Model and easel.Editor
+// ports: one Model per configured image model, calling bedrock-runtime InvokeModel
+// with the model family's own request body (Stability: SD3.5 Large, Stable Image Core
+// and Ultra, legacy SDXL, the Stability image services for edits; Amazon: Titan Image
+// v2, Nova Canvas) and translating Bedrock's answers and errors into the domain's.
 package bedrock
 
 import (
@@ -87,14 +87,21 @@ type Model struct {
 	opts    Options
 	log     *slog.Logger
 	sem     chan struct{} // in-flight calls
+	// ops, for ImageServices, holds the model of each operation; nil otherwise.
+	ops map[string]*Model
 }
 
-var _ easel.Model = (*Model)(nil)
+var (
+	_ easel.Model  = (*Model)(nil)
+	_ easel.Editor = (*Model)(nil)
+)
 
 // New returns the Model for modelID: a Bedrock model id
 // ("stability.stable-image-core-v1:1"), the same behind a cross-region inference
-// profile prefix ("us.", "eu.", "apac.", "global.", ...), an ARN, or a short alias
-// (core, ultra, sd3.5, titan, nova-canvas). The model's family and limits are looked
+// profile prefix ("us.", "eu.", "apac.", "global.", ...), an ARN, a short alias
+// (core, ultra, sd3.5, titan, nova-canvas), or ImageServices ("image-services",
+// "us.image-services"): one edit-only model performing all thirteen Stability image
+// services, each operation calling its own model id with the same prefix. The model's family and limits are looked
 // up from the id; an id this package has no limits for is an error. Spec().ID is the
 // alias if one was given, else modelID.
 //
@@ -107,6 +114,9 @@ func New(client *bedrockruntime.Client, modelID string, opts Options) (*Model, e
 	info, err := lookup(modelID)
 	if err != nil {
 		return nil, err
+	}
+	if info.bundle {
+		return newImageServices(client, modelID, opts)
 	}
 	opts = opts.withDefaults()
 	m := &Model{
@@ -125,7 +135,7 @@ func New(client *bedrockruntime.Client, modelID string, opts Options) (*Model, e
 	return m, nil
 }
 
-// Spec describes what the model accepts. Callers must not modify its slices.
+// Spec describes what the model accepts. Callers must not modify its slices or maps.
 func (m *Model) Spec() easel.ModelSpec { return m.spec }
 
 // Generate makes req.N images. The request is validated (and normalized) again here,
@@ -136,6 +146,9 @@ func (m *Model) Spec() easel.ModelSpec { return m.spec }
 // in one call from one seed, which every returned image reports. Image data are
 // subslices of the model's answer buffer (decoded in place, not copied).
 func (m *Model) Generate(ctx context.Context, req *easel.GenerateRequest) (*easel.Generation, error) {
+	if m.spec.EditOnly {
+		return nil, easel.ParamErrorf("model", "Model %s edits images only; it makes no image from a prompt alone.", m.spec.ID)
+	}
 	if err := m.spec.Validate(req); err != nil {
 		return nil, err
 	}

@@ -29,3 +29,16 @@ func CollectForTest(m *Model, body []byte, req *easel.GenerateRequest, n int, se
 	}
 	return m.collect(a, req, n, seed)
 }
+
+// ImageServicesSpecForTest is the spec of the ImageServices model.
+func ImageServicesSpecForTest() *easel.ModelSpec {
+	s := imageServicesSpec()
+	return &s
+}
+
+// EditBodyForTest builds the InvokeModel body of a normalized edit request.
+func EditBodyForTest(r *easel.EditRequest, seed uint64) []byte {
+	spec := imageServicesSpec()
+	op, _ := spec.Operation(r.Operation)
+	return editBody(r, op, seed)
+}

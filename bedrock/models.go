@@ -74,6 +74,8 @@ type modelInfo struct {
 	spec   easel.ModelSpec
 	// sd35 marks SD3.5, whose body carries "mode".
 	sd35 bool
+	// bundle marks ImageServices: one model per operation behind one configured id.
+	bundle bool
 }
 
 func stabilityAspectRatios() []string {
@@ -161,8 +163,7 @@ func knownModels() map[string]modelInfo {
 			"Stability AI's highest-quality text-to-image model on Amazon Bedrock.")},
 		"stability.stable-image-ultra-v1:0": {family: familyStability, spec: stabilitySpec("Stable Image Ultra",
 			"Stability AI's highest-quality text-to-image model on Amazon Bedrock.")},
-		IDSD35Large: {family: familyStability, sd35: true, spec: stabilitySpec("Stable Diffusion 3.5 Large",
-			"Stability AI's 8-billion-parameter SD3.5 Large on Amazon Bedrock.")},
+		IDSD35Large: {family: familyStability, sd35: true, spec: sd35Spec()},
 		IDTitanImageV2: {family: familyAmazon, spec: easel.ModelSpec{
 			Name:            "Titan Image Generator G1 v2",
 			Provider:        "bedrock",
@@ -208,7 +209,28 @@ func knownModels() map[string]modelInfo {
 			Styles:          sdxlStyles(),
 			OutputFormats:   []string{"png"},
 		}},
+		IDStableInpaint:             {family: familyStability, spec: imageServiceSpec(easel.OpInpaint, "Stable Image Inpaint")},
+		IDStableOutpaint:            {family: familyStability, spec: imageServiceSpec(easel.OpOutpaint, "Stable Image Outpaint")},
+		IDStableErase:               {family: familyStability, spec: imageServiceSpec(easel.OpErase, "Stable Image Erase Object")},
+		IDStableRemoveBackground:    {family: familyStability, spec: imageServiceSpec(easel.OpRemoveBackground, "Stable Image Remove Background")},
+		IDStableSearchReplace:       {family: familyStability, spec: imageServiceSpec(easel.OpSearchReplace, "Stable Image Search and Replace")},
+		IDStableSearchRecolor:       {family: familyStability, spec: imageServiceSpec(easel.OpSearchRecolor, "Stable Image Search and Recolor")},
+		IDStableCreativeUpscale:     {family: familyStability, spec: imageServiceSpec(easel.OpUpscaleCreative, "Stable Image Creative Upscale")},
+		IDStableConservativeUpscale: {family: familyStability, spec: imageServiceSpec(easel.OpUpscaleConservative, "Stable Image Conservative Upscale")},
+		IDStableFastUpscale:         {family: familyStability, spec: imageServiceSpec(easel.OpUpscaleFast, "Stable Image Fast Upscale")},
+		IDStableControlSketch:       {family: familyStability, spec: imageServiceSpec(easel.OpSketch, "Stable Image Control Sketch")},
+		IDStableControlStructure:    {family: familyStability, spec: imageServiceSpec(easel.OpStructure, "Stable Image Control Structure")},
+		IDStableStyleGuide:          {family: familyStability, spec: imageServiceSpec(easel.OpStyleGuide, "Stable Image Style Guide")},
+		IDStableStyleTransfer:       {family: familyStability, spec: imageServiceSpec(easel.OpStyleTransfer, "Stable Image Style Transfer")},
+		ImageServices:               {family: familyStability, bundle: true, spec: imageServicesSpec()},
 	}
+}
+
+// sd35Spec is SD3.5 Large: text to image, and image to image (mode image-to-image).
+func sd35Spec() easel.ModelSpec {
+	s := stabilitySpec("Stable Diffusion 3.5 Large", "Stability AI's 8-billion-parameter SD3.5 Large on Amazon Bedrock.")
+	s.Operations = map[string]easel.OperationSpec{easel.OpImageToImage: editOperation(easel.OpImageToImage)}
+	return s
 }
 
 // lookup returns what the adapter knows of a configured model id.
@@ -216,7 +238,7 @@ func lookup(id string) (modelInfo, error) {
 	base := BaseModelID(id)
 	info, ok := knownModels()[base]
 	if !ok {
-		return modelInfo{}, fmt.Errorf("bedrock: unknown image model %q (known: %s; aliases: core, ultra, sd3.5, titan, nova-canvas)",
+		return modelInfo{}, fmt.Errorf("bedrock: unknown image model %q (known: %s; aliases: core, ultra, sd3.5, titan, nova-canvas, [us.]image-services)",
 			id, strings.Join(KnownModelIDs(), ", "))
 	}
 	return info, nil

@@ -3,13 +3,8 @@ package bedrock_test
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/config"
-	awsbedrock "github.com/aws/aws-sdk-go-v2/service/bedrock"
 
 	"github.com/easelhq/easel"
 	"github.com/easelhq/easel/bedrock"
@@ -115,59 +110,5 @@ func TestSpecValuesAreDocumented(t *testing.T) {
 	}
 	if ids := bedrock.KnownModelIDs(); len(ids) < 6 {
 		t.Errorf("KnownModelIDs = %v", ids)
-	}
-}
-
-// TestCheckModels runs CheckModels against a tiny fake of the Bedrock control plane.
-func TestCheckModels(t *testing.T) {
-	status := map[string]string{
-		bedrock.IDStableImageCore: `{"status":"ACTIVE"}`,
-		bedrock.IDNovaCanvas:      `{"status":"LEGACY","legacyTime":"2026-03-30T00:00:00Z","endOfLifeTime":"2026-09-30T00:00:00Z"}`,
-		bedrock.IDTitanImageV2:    `{"status":"LEGACY"}`,
-	}
-	var asked []string
-	cp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := strings.CutPrefix(r.URL.Path, "/foundation-models/")
-		if r.Method != http.MethodGet || !ok {
-			http.NotFound(w, r)
-			return
-		}
-		asked = append(asked, id)
-		lc, ok := status[id]
-		if !ok {
-			w.Header().Set("X-Amzn-ErrorType", "ResourceNotFoundException")
-			w.WriteHeader(http.StatusNotFound)
-			w.Write([]byte(`{"message":"The model was not found."}`))
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"modelDetails":{"modelId":"` + id + `","modelLifecycle":` + lc + `}}`))
-	}))
-	t.Cleanup(cp.Close)
-	setAWSEnv(t, cp.URL, "us-west-2", "test-key", "test-secret")
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := awsbedrock.NewFromConfig(cfg)
-
-	if err := bedrock.CheckModels(context.Background(), client, []string{"core", "us.stability.stable-image-core-v1:1"}); err != nil {
-		t.Errorf("CheckModels(active) = %v, want nil", err)
-	}
-	err = bedrock.CheckModels(context.Background(), client, []string{"core", "nova-canvas", "titan", "stability.gone-v1:0"})
-	if err == nil {
-		t.Fatalf("CheckModels = nil, want an error")
-	}
-	msg := err.Error()
-	for _, want := range []string{"nova-canvas is LEGACY (end of life 2026-09-30)", "titan is LEGACY", "stability.gone-v1:0", "ResourceNotFoundException"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("CheckModels error %q lacks %q", msg, want)
-		}
-	}
-	if strings.Contains(msg, "core") {
-		t.Errorf("CheckModels error %q names the active model", msg)
-	}
-	if asked[1] != bedrock.IDStableImageCore {
-		t.Errorf("control plane asked for %q, want the base model id", asked[1])
 	}
 }

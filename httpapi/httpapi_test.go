@@ -84,23 +84,44 @@ func TestStatusTable(t *testing.T) {
 func TestOriginSecret(t *testing.T) {
 	srv, _ := newServer(t, httpapi.Config{OriginSecret: "s3cr3t-generated-in-test"})
 	for _, tc := range []struct {
-		path, header string
-		want         int
+		path, header, peer string
+		want               int
 	}{
-		{"/healthz", "", 200},
-		{"/readyz", "", 403},
-		{"/v1/models", "wrong", 403},
-		{"/readyz", "s3cr3t-generated-in-test", 200},
+		{"/healthz", "", "", 200},
+		{"/readyz", "", "", 403},
+		{"/v1/models", "wrong", "", 403},
+		{"/readyz", "s3cr3t-generated-in-test", "", 200},
+		// The instance's own readiness check (the boot script) needs no secret...
+		{"/readyz", "", "127.0.0.1:40000", 200},
+		{"/readyz", "", "[::1]:40000", 200},
+		{"/readyz", "", "[::ffff:127.0.0.1]:40000", 200},
+		// ...but nothing else from loopback, and nothing from other peers.
+		{"/v1/models", "", "127.0.0.1:40000", 403},
+		{"/metrics", "", "127.0.0.1:40000", 403},
+		{"/readyz", "", "10.0.0.7:40000", 403},
+		{"/readyz", "", "not-an-address", 403},
 	} {
 		r := httptest.NewRequest("GET", tc.path, nil)
+		if tc.peer != "" {
+			r.RemoteAddr = tc.peer
+		}
 		if tc.header != "" {
 			r.Header.Set(httpapi.OriginHeader, tc.header)
 		}
 		w := httptest.NewRecorder()
 		srv.ServeHTTP(w, r)
 		if w.Code != tc.want {
-			t.Errorf("GET %s with origin header %q = %d, want %d", tc.path, tc.header, w.Code, tc.want)
+			t.Errorf("GET %s from %q with origin header %q = %d, want %d", tc.path, r.RemoteAddr, tc.header, w.Code, tc.want)
 		}
+	}
+	// A forwarded-for header does not make a remote peer local.
+	r := httptest.NewRequest("GET", "/readyz", nil)
+	r.RemoteAddr = "10.0.0.7:40000"
+	r.Header.Set("X-Forwarded-For", "127.0.0.1")
+	w := httptest.NewRecorder()
+	srv.ServeHTTP(w, r)
+	if w.Code != 403 {
+		t.Errorf("GET /readyz from 10.0.0.7 with X-Forwarded-For 127.0.0.1 = %d, want 403", w.Code)
 	}
 }
 

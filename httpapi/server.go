@@ -6,7 +6,9 @@ import (
 	"context"
 	"crypto/subtle"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -43,7 +45,7 @@ type Config struct {
 	// DefaultBodyTimeout. A body still arriving then gets 408.
 	BodyTimeout time.Duration
 	// OriginSecret, when set, is required in the X-Origin-Verify header of every
-	// request except GET /healthz.
+	// request except GET /healthz and GET /readyz from a loopback address.
 	OriginSecret string
 	// Production hides prompts and keys from logs at every level.
 	Production bool
@@ -212,13 +214,17 @@ func (s *Server) startGenerate(w http.ResponseWriter, r *http.Request, v any, as
 }
 
 // checkOrigin rejects requests that did not come through CloudFront, when configured.
+// Exempt are GET /healthz (the load balancer's check) and /readyz asked from the
+// instance itself (a loopback peer: the boot script's readiness check, which has no
+// business holding the secret). The peer is the TCP connection's, never a header.
 func (s *Server) checkOrigin(next http.Handler) http.Handler {
 	if s.cfg.OriginSecret == "" {
 		return next
 	}
 	secret := []byte(s.cfg.OriginSecret)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || subtle.ConstantTimeCompare([]byte(r.Header.Get(OriginHeader)), secret) == 1 {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" && loopbackPeer(r.RemoteAddr) ||
+			subtle.ConstantTimeCompare([]byte(r.Header.Get(OriginHeader)), secret) == 1 {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -257,6 +263,16 @@ func (s *Server) apiRoutes(next http.Handler) http.Handler {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		s.writeError(w, r, easel.Errorf(easel.EMethodNotAllowed, "%s does not take %s; it takes %s.", r.URL.Path, r.Method, strings.Join(allowed, ", ")))
 	})
+}
+
+// loopbackPeer reports whether a request's RemoteAddr ("ip:port") is a loopback address.
+func loopbackPeer(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func (s *Server) secureHeaders(next http.Handler) http.Handler {

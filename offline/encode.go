@@ -20,7 +20,24 @@ import (
 // best with), judged on a quarter of its bytes, straight from the RGB buffer. Bands of
 // rows are deflated at BestSpeed in parallel and joined into one zlib stream. The
 // bands depend only on the height, so the bytes are the same on any machine.
-func encodePNG(c *canvas) ([]byte, error) {
+func encodePNG(c *canvas) ([]byte, error) { return encodePixels(raster{c.w, c.h, 3, c.pix}) }
+
+// encodePNGAlpha writes the canvas with an alpha plane as an 8-bit RGBA PNG.
+func encodePNGAlpha(c *canvas, alpha []uint8) ([]byte, error) {
+	pix := make([]uint8, 4*c.w*c.h)
+	for i, a := range alpha {
+		pix[4*i], pix[4*i+1], pix[4*i+2], pix[4*i+3] = c.pix[3*i], c.pix[3*i+1], c.pix[3*i+2], a
+	}
+	return encodePixels(raster{c.w, c.h, 4, pix})
+}
+
+// raster is interleaved 8-bit pixels: bpp 3 (RGB) or 4 (RGBA).
+type raster struct {
+	w, h, bpp int
+	pix       []uint8
+}
+
+func encodePixels(c raster) ([]byte, error) {
 	bands := 1
 	if c.h >= 256 && c.w*c.h >= 1<<17 {
 		bands = 4
@@ -56,6 +73,9 @@ func encodePNG(c *canvas) ([]byte, error) {
 	binary.BigEndian.PutUint32(ihdr[0:], uint32(c.w))
 	binary.BigEndian.PutUint32(ihdr[4:], uint32(c.h))
 	ihdr[8], ihdr[9] = 8, 2 // 8 bits per sample, truecolour
+	if c.bpp == 4 {
+		ihdr[9] = 6 // truecolour with alpha
+	}
 	writeChunk(&out, "IHDR", ihdr[:])
 	writeChunk(&out, "IDAT", idat)
 	writeChunk(&out, "IEND", nil)
@@ -71,7 +91,7 @@ type pngBand struct {
 }
 
 // deflateRows filters and deflates rows y0..y1-1; only the last band ends the stream.
-func deflateRows(c *canvas, y0, y1 int, last bool) pngBand {
+func deflateRows(c raster, y0, y1 int, last bool) pngBand {
 	var buf bytes.Buffer
 	buf.Grow((y1 - y0) * c.w / 2)
 	fw, err := flate.NewWriter(&buf, flate.BestSpeed)
@@ -79,7 +99,7 @@ func deflateRows(c *canvas, y0, y1 int, last bool) pngBand {
 		return pngBand{err: fmt.Errorf("png deflate: %w", err)}
 	}
 	sum := adler32.New()
-	stride := 3 * c.w
+	stride, bpp := c.bpp*c.w, c.bpp
 	row := make([]byte, 1+stride)
 	prev := make([]byte, stride)
 	if y0 > 0 {
@@ -90,16 +110,16 @@ func deflateRows(c *canvas, y0, y1 int, last bool) pngBand {
 		// Estimate each filter's cost (the sum of |filtered byte|) on a sample of the
 		// row, then filter the whole row once.
 		su, ss := 0, 0
-		for i := 3; i < len(cur); i += 4 {
+		for i := bpp; i < len(cur); i += 4 {
 			su += absByte(cur[i] - prev[i])
-			ss += absByte(cur[i] - cur[i-3])
+			ss += absByte(cur[i] - cur[i-bpp])
 		}
 		out := row[1:]
 		if ss < su {
 			row[0] = 1 // Sub
-			copy(out[:3], cur[:3])
-			for i := 3; i < len(cur); i++ {
-				out[i] = cur[i] - cur[i-3]
+			copy(out[:bpp], cur[:bpp])
+			for i := bpp; i < len(cur); i++ {
+				out[i] = cur[i] - cur[i-bpp]
 			}
 		} else {
 			row[0] = 2 // Up

@@ -50,6 +50,7 @@ func (g *Generator) Spec() easel.ModelSpec {
 		SeedMax:         4294967295,
 		Styles:          styles(),
 		OutputFormats:   []string{"png", "jpeg"},
+		Operations:      editOperations(),
 	}
 }
 

@@ -44,6 +44,7 @@ fuzz ./httpapi FuzzDecodeGenerateRequest
 fuzz ./httpapi FuzzImagePath
 fuzz ./localfs FuzzKey
 fuzz . FuzzIDFromKey
+fuzz . FuzzInspectImage
 
 step "end to end: the easel binary on embedded defaults"
 bash scripts/e2e-local.sh
@@ -59,5 +60,12 @@ bash scripts/e2e-jobs.sh
 
 step "infra: CDK app synthesis, assertions, cdk-nag"
 (cd infra && go test -count=1 ./...)
+
+step "boot test: the synthesized user data boots easel in a scratch root; the first-deploy cleanup function"
+lambda_sdk=infra/boottest/testdata/lambda-sdk
+if [ ! -d "$lambda_sdk/node_modules/@aws-sdk/client-s3" ] || [ "$lambda_sdk/package-lock.json" -nt "$lambda_sdk/node_modules/.package-lock.json" ]; then
+  (cd "$lambda_sdk" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+(cd infra && EASEL_TEST_BOOT=1 go test -count=1 -timeout 20m -run '^(TestBoot|TestFirstDeployCleanup)$' -v ./boottest/)
 
 step "done"

@@ -42,6 +42,9 @@ type Fault struct {
 	FilterOutput int
 	// InferenceError makes Stability models answer finish_reasons ["Inference error"].
 	InferenceError bool
+	// FilterInputImage makes Stability models refuse an input image: finish_reasons
+	// ["Filter reason: input image"] and no image.
+	FilterInputImage bool
 }
 
 // exceptionStatus is the HTTP status Bedrock answers each exception with.

@@ -23,12 +23,13 @@ const (
 
 type fakeModel struct {
 	family family
-	sd35   bool // SD3.5 Large: also image-to-image fields
-	nova   bool // Nova Canvas (else Titan Image v2)
+	sd35   bool   // SD3.5 Large: also image-to-image fields
+	nova   bool   // Nova Canvas (else Titan Image v2)
+	op     string // a Stability image service: the edit operation it performs
 }
 
 func fakeModels() map[string]fakeModel {
-	return map[string]fakeModel{
+	models := map[string]fakeModel{
 		"stability.stable-image-core-v1:0":  {family: stability},
 		"stability.stable-image-core-v1:1":  {family: stability},
 		"stability.stable-image-ultra-v1:0": {family: stability},
@@ -38,6 +39,10 @@ func fakeModels() map[string]fakeModel {
 		"amazon.nova-canvas-v1:0":           {family: amazon, nova: true},
 		"stability.stable-diffusion-xl-v1":  {family: sdxl},
 	}
+	for id, op := range imageServices() {
+		models[id] = fakeModel{family: stability, op: op}
+	}
+	return models
 }
 
 // baseID strips an ARN's path and a cross-region inference profile prefix.
@@ -64,6 +69,7 @@ type job struct {
 	w, h             int // 0 for Stability: taken from aspectRatio
 	aspectRatio      string
 	format           string
+	edit             *editJob // an edit: the result's size and what it comes from
 }
 
 // stabilitySizes are the output sizes of SD3.5 / Core / Ultra for each aspect ratio.

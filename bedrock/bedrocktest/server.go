@@ -1,4 +1,5 @@
-// Package bedrocktest is a wire fake of Amazon Bedrock's InvokeModel for image models:
+// Package bedrocktest is a wire fake of Amazon Bedrock's InvokeModel for image models
+// (and of the control plane's GetFoundationModel, for the start-up model check):
 // a real HTTP server that checks each request's SigV4 signature against credentials
 // it generates, validates each model family's body strictly, answers with real PNGs
 // (or JPEGs) in the family's response shape, and can be told to throttle, stall,
@@ -31,9 +32,6 @@ import (
 // DefaultRegion is the region the fake expects in credential scopes unless
 // WithRegion says otherwise.
 const DefaultRegion = "us-west-2"
-
-// maxBody bounds a request body.
-const maxBody = 8 << 20
 
 // Option configures a Handler or Server.
 type Option func(*Handler)
@@ -86,6 +84,8 @@ type Handler struct {
 	inFlight    map[string]int
 	maxInFlight map[string]int
 	last        map[string][]byte
+	lifecycles  map[string]*Lifecycle // control plane: nil entry = model unknown
+	lookups     map[string]int
 }
 
 // NewHandler returns a handler that accepts requests signed with the given key pair.
@@ -184,19 +184,24 @@ func (h *Handler) SetFault(f Fault) {
 	h.fault, h.faultLeft = f, f.Times
 }
 
-// ServeHTTP answers POST /model/{modelId}/invoke.
+// ServeHTTP answers POST /model/{modelId}/invoke (bedrock-runtime) and GET
+// /foundation-models/{modelId} (the control plane's GetFoundationModel).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id, ok := strings.CutPrefix(r.URL.Path, "/foundation-models/"); ok && r.Method == http.MethodGet {
+		h.serveFoundationModel(w, r, id)
+		return
+	}
 	id, ok := strings.CutPrefix(r.URL.Path, "/model/")
 	if ok {
 		id, ok = strings.CutSuffix(id, "/invoke")
 	}
 	if !ok || r.Method != http.MethodPost {
-		writeError(w, http.StatusNotFound, "UnknownOperationException", "This fake serves only POST /model/{modelId}/invoke.")
+		writeError(w, http.StatusNotFound, "UnknownOperationException", "This fake serves only POST /model/{modelId}/invoke and GET /foundation-models/{modelId}.")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "ValidationException", "The request body is too large.")
+		writeError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: Value at 'body' failed to satisfy constraint: Member must have length less than or equal to 25000000")
 		return
 	}
 	if bad := h.verifySigV4(r, body); bad != nil {
@@ -235,10 +240,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		j   *job
 		bad invalid
 	)
-	switch model.family {
-	case stability:
+	switch {
+	case model.op != "":
+		j, bad = parseEdit(model.op, body)
+	case model.sd35 && modeOf(body) == "image-to-image":
+		j, bad = parseEdit("image-to-image", body)
+	case model.family == stability:
 		j, bad = parseStability(model, body)
-	case amazon:
+	case model.family == amazon:
 		j, bad = parseAmazon(model, body)
 	default:
 		j, bad = parseSDXL(body)
@@ -361,8 +370,18 @@ func (h *Handler) answer(m fakeModel, j *job, f Fault) ([]byte, int, error) {
 			return mustJSON(map[string]any{"seeds": []uint64{j.seed}, "finish_reasons": []string{"Inference error"}}), 200, nil
 		case f.FilterOutput > 0:
 			return mustJSON(map[string]any{"seeds": []uint64{j.seed}, "finish_reasons": []string{"Filter reason: output image"}}), 200, nil
+		case f.FilterInputImage:
+			return mustJSON(map[string]any{"finish_reasons": []string{"Filter reason: input image"}}), 200, nil
 		}
-		img, err := h.image(j, j.seed, w, hgt)
+		var (
+			img string
+			err error
+		)
+		if j.edit != nil {
+			img, err = h.editImage(j, j.seed)
+		} else {
+			img, err = h.image(j, j.seed, w, hgt)
+		}
 		if err != nil {
 			return nil, 0, err
 		}

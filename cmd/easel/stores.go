@@ -188,7 +188,7 @@ func (m *modelFlags) bind(f *envFlags) {
 	f.Duration(&m.timeout, "bedrock-timeout", "EASEL_BEDROCK_TIMEOUT", 120*time.Second, "read timeout of one Bedrock call (0: none of its own; --generate-timeout still bounds it)")
 	f.Int(&m.concurrency, "bedrock-concurrency", "EASEL_BEDROCK_CONCURRENCY", 8, "Bedrock calls in flight per model on this instance (0: unlimited)")
 	f.Int(&m.retries, "bedrock-retries", "EASEL_BEDROCK_RETRIES", 3, "retries of a throttled or failed Bedrock call, at most one after a timeout (0: none)")
-	f.Bool(&m.check, "check-models", "EASEL_CHECK_MODELS", false, "at start-up, refuse Bedrock models that are not ACTIVE (GetFoundationModel)")
+	f.Bool(&m.check, "check-models", "EASEL_CHECK_MODELS", false, "at start-up, refuse Bedrock models that are missing or past end of life, warn on LEGACY (GetFoundationModel)")
 }
 
 func (m *modelFlags) validate() error {
@@ -268,7 +268,7 @@ func openModels(ctx context.Context, mf *modelFlags, generateTimeout time.Durati
 	}
 	if mf.check && len(bedrocks) > 0 {
 		cfg, _ := l.load(ctx)
-		if err := bedrock.CheckModels(ctx, awsbedrock.NewFromConfig(cfg), bedrocks); err != nil {
+		if err := bedrock.CheckModels(ctx, awsbedrock.NewFromConfig(cfg), bedrocks, log); err != nil {
 			return nil, err
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
@@ -121,6 +123,13 @@ func Build(app awscdk.App, cfg Config) (*Deployment, error) {
 		CrossRegionReferences: jsii.Bool(crossRegion),
 		Description:           jsii.String("Easel image generation service"),
 	})
+	if crossRegion {
+		// Weak references (Fn::GetStackOutput) to the edge stack's web ACL and
+		// certificate: a strong one (CDK's SSM export writer) refuses to change or
+		// drop an exported value while this stack reads it, so changing or removing
+		// the domain would wedge the edge stack's update.
+		awscdk.CrossStackReferences_Of(s.stack).Consume(awscdk.ReferenceStrength_WEAK)
+	}
 	d.Main = s.stack
 	if !crossRegion {
 		s.edge = newEdgeResources(constructs.NewConstruct(s.stack, jsii.String("Edge")), cfg)
@@ -130,6 +139,7 @@ func Build(app awscdk.App, cfg Config) (*Deployment, error) {
 		s.stack.AddStackDependency(d.Edge, jsii.String("CloudFront needs the us-east-1 web ACL and certificate"))
 	}
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	awscdk.Aspects_Of(app).Add(NewEaselChecks(), nil)
 	suppressFindings(s)
 	return d, nil
 }
@@ -149,6 +159,8 @@ type mainStack struct {
 	lb           loadBalancer
 	comp         compute
 	distribution awscloudfront.Distribution
+	cleanupFn    awslambda.Function
+	cleanupRole  awsiam.Role
 }
 
 // zone is the configured hosted zone, imported once.
@@ -161,9 +173,11 @@ func (s *mainStack) zone() awsroute53.IHostedZone {
 
 func (s *mainStack) build() {
 	s.logs = newLogBucket(s)
-	vpc := newNetwork(s, s.logs)
+	net := newNetwork(s, s.logs)
+	vpc := net.vpc
 	s.images = newImageBucket(s, s.logs)
 	s.table = newTable(s)
+	cleanup := newFirstDeployCleanup(s, s.images, s.logs)
 	s.appLogs = awslogs.NewLogGroup(s.stack, jsii.String("ServiceLogs"), &awslogs.LogGroupProps{
 		Retention:     awslogs.RetentionDays_ONE_MONTH,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
@@ -187,8 +201,14 @@ func (s *mainStack) build() {
 		site = jsii.String(s.cfg.DomainName)
 	}
 	s.comp = newCompute(s, vpc, s.lb, site)
+	s.comp.asg.Node().AddDependency(net.egress...)
 	if s.cfg.BedrockEndpoint {
-		newBedrockEndpoint(s, vpc, s.comp.sg)
+		// Private DNS sends bedrock-runtime to the endpoint once it exists.
+		s.comp.asg.Node().AddDependency(newBedrockEndpoint(s, vpc, s.comp.sg))
+	}
+	// What writes to the table or the buckets goes before the cleanup in a rollback.
+	for _, writer := range []constructs.IConstruct{s.lb.alb, dist, s.comp.asg, vpc.Node().FindChild(jsii.String(flowLogID))} {
+		writer.Node().AddDependency(cleanup)
 	}
 	dash := newMonitoring(s, s.lb, s.comp)
 

@@ -11,7 +11,8 @@ import (
 )
 
 // OriginHeader is the header CloudFront adds to every request to the ALB; Easel
-// (EASEL_ORIGIN_SECRET) rejects requests without it, except GET /healthz.
+// (EASEL_ORIGIN_SECRET) rejects requests without it, except GET /healthz and the
+// instance's own GET /readyz (from loopback, the boot script's readiness check).
 const OriginHeader = "X-Origin-Verify"
 
 // originReadTimeout is CloudFront's wait for the ALB's answer; 60 s is the most

@@ -57,8 +57,12 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 	})
 	userData := awsec2.UserData_ForLinux(nil)
 	lt := awsec2.NewLaunchTemplate(s.stack, jsii.String("LaunchTemplate"), &awsec2.LaunchTemplateProps{
+		// Looked up once and kept in cdk.context.json: a new Amazon Linux release must
+		// not replace every instance on an unrelated deploy (docs/deploy.md says how to
+		// move to a newer image on purpose).
 		MachineImage: awsec2.MachineImage_LatestAmazonLinux2023(&awsec2.AmazonLinux2023ImageSsmParameterProps{
-			CpuType: awsec2.AmazonLinuxCpuType_ARM_64,
+			CpuType:         awsec2.AmazonLinuxCpuType_ARM_64,
+			CachedInContext: jsii.Bool(true),
 		}),
 		InstanceType:            awsec2.NewInstanceType(jsii.String(s.cfg.InstanceTypes[0])),
 		Role:                    c.role,

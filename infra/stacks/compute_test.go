@@ -31,17 +31,16 @@ func TestLaunchTemplate(t *testing.T) {
 					}),
 				})
 			})
-			// The AMI comes from the SSM parameter of Amazon Linux 2023 for arm64.
-			params, _ := s.templates[stacks.MainStackName]["Parameters"].(map[string]interface{})
-			arm := false
-			for _, p := range params {
-				if d := flatten(p.(map[string]interface{})["Default"]); strings.Contains(d, "al2023") && strings.Contains(d, "arm64") {
-					arm = true
-				}
-			}
-			if !arm {
-				t.Errorf("no Amazon Linux 2023 arm64 AMI parameter among %v", params)
-			}
+			// The AMI is Amazon Linux 2023 for arm64, looked up once and cached in
+			// cdk.context.json (see TestSecondDeploy).
+			key := "ssm:account=" + s.cfg.Account + ":parameterName=/aws/service/ami-amazon-linux-latest/" +
+				"al2023-ami-kernel-6.1-arm64:region=" + s.cfg.Region
+			cached := contextValue(t, key)
+			check(t, "AMI from the cached Amazon Linux 2023 arm64 lookup", func() {
+				tpl.HasResourceProperties(str("AWS::EC2::LaunchTemplate"), obj{
+					"LaunchTemplateData": like(obj{"ImageId": cached}),
+				})
+			})
 		})
 	}
 }
@@ -144,7 +143,7 @@ func TestUserData(t *testing.T) {
 		"EASEL_CATALOG=dynamodb://<CatalogTable",
 		"EASEL_BLOB=s3://<ImageBucket",
 		"?prefix=images/\n",
-		"EASEL_DRAIN_TIMEOUT=30s\n",
+		fmt.Sprintf("EASEL_DRAIN_TIMEOUT=%ds\n", int(stacks.DrainTimeout.Seconds())),
 		"EASEL_CHECK_MODELS=true\n",
 		"EASEL_LOG_FORMAT=json\n",
 		"EASEL_ORIGIN_SECRET=",

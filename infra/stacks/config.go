@@ -57,6 +57,9 @@ const (
 	DefaultMinCapacity  = 2
 	DefaultMaxCapacity  = 4
 	DefaultNatGateways  = 1
+	// DefaultVpcOrigin: CloudFront reaches an internal ALB through a VPC origin, so the
+	// API has no internet-facing address at all.
+	DefaultVpcOrigin = true
 	// PlaceholderAccount is used when CDK_DEFAULT_ACCOUNT is unset, so that synthesis
 	// works offline. `cdk deploy` refuses it because it matches no real credentials.
 	PlaceholderAccount = "123456789012"
@@ -79,7 +82,10 @@ type Config struct {
 	Spot            bool // Spot instances above one on-demand instance
 	NatGateways     int  // 1 (shared, cheaper) or 2 (one per AZ)
 	BedrockEndpoint bool // reach bedrock-runtime through an interface endpoint instead of NAT
-	VpcOrigin       bool // internal ALB reached only through a CloudFront VPC origin
+	// VpcOrigin (the default) puts the ALB in the private subnets, reached only through
+	// a CloudFront VPC origin. Off, the ALB is internet-facing, which needs a domain:
+	// CloudFront then reaches it over HTTPS, never plain HTTP.
+	VpcOrigin bool
 
 	BinaryPath string // linux/arm64 easel binary shipped as the S3 asset
 }
@@ -123,13 +129,13 @@ func LoadConfig(ctx Lookup, getenv func(string) string) (Config, error) {
 	if cfg.NatGateways, err = intValue(KeyNatGateways, get(KeyNatGateways), DefaultNatGateways); err != nil {
 		return Config{}, err
 	}
-	if cfg.Spot, err = boolValue(KeySpot, get(KeySpot)); err != nil {
+	if cfg.Spot, err = boolValue(KeySpot, get(KeySpot), false); err != nil {
 		return Config{}, err
 	}
-	if cfg.BedrockEndpoint, err = boolValue(KeyBedrockEndpoint, get(KeyBedrockEndpoint)); err != nil {
+	if cfg.BedrockEndpoint, err = boolValue(KeyBedrockEndpoint, get(KeyBedrockEndpoint), false); err != nil {
 		return Config{}, err
 	}
-	if cfg.VpcOrigin, err = boolValue(KeyVpcOrigin, get(KeyVpcOrigin)); err != nil {
+	if cfg.VpcOrigin, err = boolValue(KeyVpcOrigin, get(KeyVpcOrigin), DefaultVpcOrigin); err != nil {
 		return Config{}, err
 	}
 	for i, m := range cfg.Models {
@@ -159,6 +165,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.validateDomain(); err != nil {
 		return err
+	}
+	if !c.VpcOrigin && !c.HasDomain() {
+		return fmt.Errorf("%s=false needs %s, %s and %s: without a VPC origin the ALB is internet-facing, "+
+			"and without a domain it has no certificate, so the origin secret, API keys and prompts would "+
+			"cross the internet over plain HTTP; keep %s=true (the default) or give a domain (HTTPS to the ALB)",
+			KeyVpcOrigin, KeyDomainName, KeyHostedZoneID, KeyHostedZoneName, KeyVpcOrigin)
 	}
 	if len(c.Models) == 0 {
 		return fmt.Errorf("%s: give at least one Bedrock model id", KeyModels)
@@ -255,9 +267,9 @@ func intValue(key, v string, def int) (int, error) {
 	return n, nil
 }
 
-func boolValue(key, v string) (bool, error) {
+func boolValue(key, v string, def bool) (bool, error) {
 	if v == "" {
-		return false, nil
+		return def, nil
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {

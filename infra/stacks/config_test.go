@@ -29,6 +29,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		MinCapacity:   2,
 		MaxCapacity:   4,
 		NatGateways:   1,
+		VpcOrigin:     true,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("LoadConfig() = %+v, want %+v", cfg, want)
@@ -90,6 +91,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"domain without zone", map[string]string{stacks.KeyDomainName: "images.example.com"}, "go together"},
 		{"domain outside zone", with(stacks.KeyDomainName, "images.example.org"), "not inside hosted zone"},
 		{"zone id", with(stacks.KeyHostedZoneID, "example"), "zone id"},
+		// An internet-facing ALB without a domain would be plain HTTP from CloudFront.
+		{"public HTTP origin", map[string]string{stacks.KeyVpcOrigin: "false"}, "plain HTTP"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +104,9 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 	if _, err := stacks.LoadConfig(lookupFrom(domain), envFrom(nil)); err != nil {
 		t.Errorf("LoadConfig(%v) error = %v, want nil", domain, err)
+	}
+	if cfg, err := stacks.LoadConfig(lookupFrom(with(stacks.KeyVpcOrigin, "false")), envFrom(nil)); err != nil || cfg.VpcOrigin {
+		t.Errorf("LoadConfig(domain, vpcOrigin=false) = VpcOrigin %v, error %v; want a public HTTPS origin", cfg.VpcOrigin, err)
 	}
 }
 

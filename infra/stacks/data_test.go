@@ -51,8 +51,8 @@ func TestCatalogTable(t *testing.T) {
 			"DeletionProtectionEnabled":        true,
 		})
 	})
-	check(t, "table retained on stack deletion", func() {
-		tpl.HasResource(str("AWS::DynamoDB::Table"), obj{"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+	check(t, "table retained on stack deletion and replacement, not on a failed first deploy", func() {
+		tpl.HasResource(str("AWS::DynamoDB::Table"), obj{"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"})
 	})
 }
 

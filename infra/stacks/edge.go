@@ -21,12 +21,18 @@ func newEdgeResources(scope constructs.Construct, cfg Config) edgeResources {
 	out := edgeResources{webACLArn: newWebACL(scope).AttrArn()}
 	if cfg.HasDomain() {
 		zone := hostedZone(scope, cfg)
-		out.certificate = awscertificatemanager.NewCertificate(scope, jsii.String("SiteCertificate"),
+		cert := awscertificatemanager.NewCertificate(scope, jsii.String("SiteCertificate"),
 			&awscertificatemanager.CertificateProps{
 				DomainName:              jsii.String(cfg.DomainName),
 				SubjectAlternativeNames: jsii.Strings("*." + cfg.DomainName),
 				Validation:              awscertificatemanager.CertificateValidation_FromDns(zone),
 			})
+		// CloudFront still uses the old certificate while the edge stack replaces or
+		// drops it (the app stack moves to the new one afterwards), and ACM refuses to
+		// delete a certificate in use: keep it then (delete it by hand later, see
+		// docs/deploy.md), but not when the deploy that created it rolls back.
+		cert.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE)
+		out.certificate = cert
 	}
 	return out
 }

@@ -135,7 +135,7 @@ func TestDistribution(t *testing.T) {
 			}
 			conf := s.cfg
 			switch {
-			case conf.VpcOrigin:
+			case conf.VpcOrigin && conf.HasDomain():
 				for _, w := range []string{`"VpcOriginConfig"`, "origin.images.example.com"} {
 					if !strings.Contains(text, w) {
 						t.Errorf("VPC origin lacks %s: %s", w, text)
@@ -147,6 +147,18 @@ func TestDistribution(t *testing.T) {
 							"Arn":                  like(obj{"Ref": assertions.Match_StringLikeRegexp(str("^Alb"))}),
 							"OriginProtocolPolicy": "https-only",
 							"OriginSSLProtocols":   arr{"TLSv1.2"},
+						}),
+					})
+				})
+			case conf.VpcOrigin:
+				if !strings.Contains(text, `"VpcOriginConfig"`) {
+					t.Errorf("default: want the VPC origin; origins %s", text)
+				}
+				check(t, "VPC origin on the internal ALB, inside the VPC", func() {
+					tpl.HasResourceProperties(str("AWS::CloudFront::VpcOrigin"), obj{
+						"VpcOriginEndpointConfig": like(obj{
+							"Arn":                  like(obj{"Ref": assertions.Match_StringLikeRegexp(str("^Alb"))}),
+							"OriginProtocolPolicy": "http-only",
 						}),
 					})
 				})
@@ -162,9 +174,7 @@ func TestDistribution(t *testing.T) {
 					})
 				})
 			default:
-				if !strings.Contains(text, `"http-only"`) {
-					t.Errorf("default: want the public ALB over HTTP; origins %s", text)
-				}
+				t.Errorf("variant %s: no VPC origin and no domain cannot be configured", v.name)
 			}
 			if conf.HasDomain() {
 				check(t, "viewer certificate, TLS 1.2, alias", func() {

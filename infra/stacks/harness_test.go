@@ -35,9 +35,15 @@ type variant struct {
 	env     map[string]string // environment seen by LoadConfig
 }
 
-// Variants: the default (no domain, us-east-1, so the web ACL shares the stack); a
-// domain in us-east-1 (public ALB over HTTPS, still one stack); and every switch on
-// (domain in us-west-2, so a separate us-east-1 edge stack).
+// Variants, covering a domain with and without the VPC origin, and the default
+// without a domain (which requires the VPC origin: an internet-facing ALB needs the
+// domain's certificate):
+//   - default: no domain, us-east-1 (the web ACL shares the stack), VPC origin over
+//     HTTP to an internal ALB;
+//   - domain: a domain in us-east-1 with vpcOrigin=false: a public ALB over HTTPS,
+//     still one stack;
+//   - full: every switch on, a domain in us-west-2 (a separate us-east-1 edge stack
+//     read through weak references), VPC origin over HTTPS.
 func variants() []variant {
 	return []variant{
 		{name: "default", env: map[string]string{
@@ -48,6 +54,7 @@ func variants() []variant {
 			stacks.KeyDomainName:     "images.example.com",
 			stacks.KeyHostedZoneID:   "Z0123456789EXAMPLE",
 			stacks.KeyHostedZoneName: "example.com",
+			stacks.KeyVpcOrigin:      "false",
 		}, env: map[string]string{
 			"CDK_DEFAULT_ACCOUNT": "123456789012",
 			"CDK_DEFAULT_REGION":  "us-east-1",
@@ -61,7 +68,6 @@ func variants() []variant {
 			stacks.KeyMaxCapacity:     "6",
 			stacks.KeyNatGateways:     "2",
 			stacks.KeyBedrockEndpoint: "true",
-			stacks.KeyVpcOrigin:       "true",
 		}, env: map[string]string{
 			"CDK_DEFAULT_ACCOUNT": "123456789012",
 			"CDK_DEFAULT_REGION":  "us-west-2",
@@ -72,6 +78,7 @@ func variants() []variant {
 
 // synthesized is one variant's cloud assembly, read back from disk.
 type synthesized struct {
+	dir       string // the cloud assembly
 	cfg       stacks.Config
 	templates map[string]map[string]interface{} // stack name -> template
 	errors    map[string][]string               // stack name -> "path: message" of error annotations
@@ -145,6 +152,7 @@ func synthVariant(v variant, outdir string) (s *synthesized, err error) {
 		return nil, err
 	}
 	s.cfg = cfg
+	s.dir = outdir
 	return s, nil
 }
 

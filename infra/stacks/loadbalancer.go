@@ -23,10 +23,12 @@ type loadBalancer struct {
 	https    bool
 }
 
-// newLoadBalancer builds the ALB: internet-facing in the public subnets, or internal
-// in the private subnets when the VPC origin switch is on. Its security group admits
+// newLoadBalancer builds the ALB: internal in the private subnets behind the VPC
+// origin (the default), or internet-facing in the public subnets, which Config allows
+// only with a domain, so it then listens for HTTPS only. Its security group admits
 // only CloudFront's origin-facing prefix list, on 443 with a domain (certificate for
-// OriginDomain, validated in the zone, plus an alias record) or on 80 without.
+// OriginDomain, validated in the zone, plus an alias record) or on 80 without (inside
+// the VPC only).
 func newLoadBalancer(s *mainStack, vpc awsec2.IVpc, logs awss3.IBucket) loadBalancer {
 	sg := awsec2.NewSecurityGroup(s.stack, jsii.String("AlbSg"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,

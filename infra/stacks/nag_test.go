@@ -1,9 +1,18 @@
 package stacks_test
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/jsii-runtime-go"
 
 	"github.com/easelhq/easel/infra/stacks"
 )
@@ -48,6 +57,15 @@ func TestNagRan(t *testing.T) {
 	if found == 0 {
 		t.Error("no cdk-nag suppressions recorded: the AwsSolutions pack did not run")
 	}
+	// Easel's own pack ran on every variant's listener (its report lists it).
+	for _, v := range variants() {
+		s := synthesize(t, v.name)
+		report, err := os.ReadFile(filepath.Join(s.dir, stacks.EaselNagPack+"--"+stacks.MainStackName+"-NagReport.csv"))
+		if err != nil || !strings.Contains(string(report), `"`+stacks.EaselNagPack+"-"+stacks.RulePublicListenerTLS+`","`+
+			stacks.MainStackName+`/Alb/`) {
+			t.Errorf("%s: Easel's nag pack did not check the listener (%v): %s", v.name, err, report)
+		}
+	}
 }
 
 // TestNoMissingContext keeps synthesis credential-free: every lookup is cached in
@@ -66,4 +84,37 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// TestEaselNagRule proves Easel's own cdk-nag rule fires: an internet-facing ALB that
+// listens for plain HTTP is an error (no Easel variant has one; TestAwsSolutionsNag
+// fails on any unsuppressed error), an internal one is not.
+func TestEaselNagRule(t *testing.T) {
+	app := awscdk.NewApp(nil)
+	env := &awscdk.Environment{Account: str("123456789012"), Region: str("us-east-1")}
+	stack := awscdk.NewStack(app, str("NagProbe"), &awscdk.StackProps{Env: env})
+	vpc := awsec2.NewVpc(stack, str("Vpc"), &awsec2.VpcProps{MaxAzs: jsii.Number(2), NatGateways: jsii.Number(0)})
+	for _, internetFacing := range []bool{true, false} {
+		id := fmt.Sprintf("Public%v", internetFacing)
+		alb := elbv2.NewApplicationLoadBalancer(stack, str(id), &elbv2.ApplicationLoadBalancerProps{
+			Vpc: vpc, InternetFacing: jsii.Bool(internetFacing),
+		})
+		alb.AddListener(str("Http"), &elbv2.BaseApplicationListenerProps{
+			Port: jsii.Number(80), Protocol: elbv2.ApplicationProtocol_HTTP, Open: jsii.Bool(false),
+			DefaultAction: elbv2.ListenerAction_FixedResponse(jsii.Number(404), nil),
+		})
+	}
+	awscdk.Aspects_Of(app).Add(stacks.NewEaselChecks(), nil)
+	var errs []string
+	check(t, "synthesize the probe", func() {
+		found := assertions.Annotations_FromStack(stack).FindError(str("*"),
+			assertions.Match_StringLikeRegexp(str(stacks.EaselNagPack+"-"+stacks.RulePublicListenerTLS)))
+		for _, f := range *found {
+			errs = append(errs, *f.Id)
+		}
+	})
+	if len(errs) != 1 || !strings.Contains(errs[0], "Publictrue") {
+		t.Errorf("Easel-%s findings at %v, want one, on the internet-facing ALB's HTTP listener",
+			stacks.RulePublicListenerTLS, errs)
+	}
 }

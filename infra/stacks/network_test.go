@@ -1,6 +1,7 @@
 package stacks_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -85,7 +86,7 @@ func TestLoadBalancer(t *testing.T) {
 		variant, scheme, protocol, prefixList string
 		port                                  float64
 	}{
-		{"default", "internet-facing", "HTTP", "pl-3b927c52", 80},
+		{"default", "internal", "HTTP", "pl-3b927c52", 80},
 		{"domain", "internet-facing", "HTTPS", "pl-3b927c52", 443},
 		{"full", "internal", "HTTPS", "pl-82a045eb", 443},
 	}
@@ -122,7 +123,7 @@ func TestLoadBalancer(t *testing.T) {
 					"Protocol":        "HTTP",
 					"HealthCheckPath": "/healthz",
 					"TargetGroupAttributes": arrayWith(obj{
-						"Key": "deregistration_delay.timeout_seconds", "Value": "30",
+						"Key": "deregistration_delay.timeout_seconds", "Value": fmt.Sprint(stacks.DrainTimeout.Seconds()),
 					}),
 				})
 			})

@@ -21,7 +21,7 @@ func newLogBucket(s *mainStack) awss3.Bucket {
 		EnforceSSL:        jsii.Bool(true),
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Id:                                  jsii.String("expire-logs"),
 			Expiration:                          awscdk.Duration_Days(jsii.Number(90)),
@@ -40,7 +40,7 @@ func newImageBucket(s *mainStack, logs awss3.IBucket) awss3.Bucket {
 		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		ServerAccessLogsBucket: logs,
 		ServerAccessLogsPrefix: jsii.String("s3-access/images/"),
-		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
+		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Id:                                  jsii.String("abort-incomplete-uploads"),
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
@@ -58,7 +58,7 @@ func newTable(s *mainStack) awsdynamodb.Table {
 		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		TimeToLiveAttribute: jsii.String(def.TTLAttribute),
 		DeletionProtection:  jsii.Bool(true),
-		RemovalPolicy:       awscdk.RemovalPolicy_RETAIN,
+		RemovalPolicy:       awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},

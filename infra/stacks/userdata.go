@@ -16,11 +16,21 @@ const (
 	LogFilePath       = "/var/log/easel/easel.log"
 	ServiceUser       = "easel"
 	AppPort           = 8080
-	// DrainTimeout is EASEL_DRAIN_TIMEOUT and the target group's deregistration delay.
-	DrainTimeout = 30 * time.Second
+	// GenerateTimeout bounds one generation on the instances: below CloudFront's
+	// 60-second origin read timeout (cdn.go), so the API's own error reaches the client.
+	GenerateTimeout = GenerateTimeoutSeconds * time.Second
+	// DrainMargin is what a request may still need after its generation timed out or
+	// finished: storing the images (S3 PUT, DynamoDB) and answering.
+	DrainMargin = 10 * time.Second
+	// DrainTimeout is EASEL_DRAIN_TIMEOUT and the target group's deregistration delay:
+	// at least the generation timeout plus the margin, so neither a scale-in nor a
+	// rolling update cuts off a generation in flight (and bills a model call whose
+	// answer is lost).
+	DrainTimeout = GenerateTimeout + DrainMargin
 	// StopTimeout is systemd's TimeoutStopSec: above the drain timeout, so Easel
-	// finishes draining before systemd kills it.
-	StopTimeout = DrainTimeout + 15*time.Second
+	// finishes draining before systemd kills it, with room for the time Easel may
+	// spend answering /readyz 503 before it closes its listener.
+	StopTimeout = DrainTimeout + 30*time.Second
 )
 
 // instanceSettings are the per-deployment values the boot script needs. Values may be
@@ -37,8 +47,7 @@ type instanceSettings struct {
 	DrainSeconds int
 }
 
-// GenerateTimeoutSeconds bounds one generation on the instances: below CloudFront's
-// 60-second origin read timeout (cdn.go), so the API's own error reaches the client.
+// GenerateTimeoutSeconds is GenerateTimeout in seconds (EASEL_GENERATE_TIMEOUT).
 const GenerateTimeoutSeconds = 55
 
 // envFile returns /etc/easel/easel.env without the origin secret, which the boot

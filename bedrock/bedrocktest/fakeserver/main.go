@@ -1,6 +1,6 @@
 // Command fakeserver runs the repository's AWS wire fakes as one process, for
 // end-to-end scripts, multi-process tests and the benchmark command: Bedrock's
-// InvokeModel (package bedrocktest), SQS (sqsqueue/sqstest) and EventBridge's PutEvents
+// InvokeModel and GetFoundationModel (package bedrocktest), SQS (sqsqueue/sqstest) and EventBridge's PutEvents
 // (eventbridge/eventbridgetest), on one port, told apart by X-Amz-Target as AWS's JSON
 // protocols address them (AmazonSQS.*, AWSEvents.*; anything else is Bedrock). Point
 // AWS_ENDPOINT_URL_BEDROCK_RUNTIME, AWS_ENDPOINT_URL_SQS and
