@@ -77,7 +77,7 @@ func (s *Service) StopWorkers(ctx context.Context) {
 		if s.dispatcher != nil {
 			s.dispatcher.wg.Wait()
 		}
-		s.syncRuns.Wait()
+		s.waitRuns() // synchronous requests' runs
 		close(done)
 	}()
 	select {
@@ -115,6 +115,20 @@ func (s *Service) stopAfterWork(ctx context.Context) {
 	}
 	s.stopAfter()
 	s.afterDone.Wait()
+}
+
+// waitRuns returns when no job runs here. (Runs of synchronous requests may start
+// while it waits: the HTTP server is still draining them.)
+func (s *Service) waitRuns() {
+	for {
+		s.runsMu.Lock()
+		n := len(s.runs)
+		s.runsMu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // StopTaking stops taking jobs from the queue (held messages are handed back) and

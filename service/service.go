@@ -120,7 +120,6 @@ type Service struct {
 	stopAfter    context.CancelFunc
 	runsMu       sync.Mutex
 	runs         map[string]*run // jobs running here, by id
-	syncRuns     sync.WaitGroup  // runs of synchronous requests
 	dispatcher   *dispatcher
 	dispatchWake chan struct{}
 	// background holds the dispatcher, reaper and after-work goroutines that

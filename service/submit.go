@@ -139,10 +139,10 @@ func (s *Service) submit(ctx context.Context, a *Admission, spec easel.ModelSpec
 	if !async {
 		sub.done = make(chan struct{})
 		r := s.newRun(sub.Job, sub.Job.Lease, nil, release)
-		s.syncRuns.Go(func() {
+		go func() {
 			sub.result = s.execute(r)
 			close(sub.done)
-		})
+		}()
 	}
 	return sub, nil
 }
