@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -32,8 +31,8 @@ type imageJSON struct {
 	CreatedAt      time.Time `json:"created_at"`
 }
 
-func (s *Server) imageJSON(ctx context.Context, img *easel.Image) (*imageJSON, error) {
-	imgURL, thumb, err := s.cfg.Service.ImageURLs(ctx, img)
+func (s *Server) imageJSON(r *http.Request, img *easel.Image) (*imageJSON, error) {
+	imgURL, thumb, err := s.cfg.Service.ImageURLs(r.Context(), img)
 	if err != nil {
 		return nil, err
 	}
@@ -49,10 +48,10 @@ func (s *Server) imageJSON(ctx context.Context, img *easel.Image) (*imageJSON, e
 	return out, nil
 }
 
-func (s *Server) imagesJSON(ctx context.Context, imgs []*easel.Image) ([]*imageJSON, error) {
+func (s *Server) imagesJSON(r *http.Request, imgs []*easel.Image) ([]*imageJSON, error) {
 	out := make([]*imageJSON, 0, len(imgs))
 	for _, img := range imgs {
-		j, err := s.imageJSON(ctx, img)
+		j, err := s.imageJSON(r, img)
 		if err != nil {
 			return nil, err
 		}
@@ -64,13 +63,6 @@ func (s *Server) imagesJSON(ctx context.Context, imgs []*easel.Image) ([]*imageJ
 func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
 	writeJSON(w, http.StatusOK, map[string]string{"user": p.UserID, "key_id": p.KeyID})
-}
-
-func (s *Server) models(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"default": s.cfg.Service.DefaultModel(),
-		"models":  s.cfg.Service.Models(),
-	})
 }
 
 func (s *Server) createImages(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +80,7 @@ func (s *Server) createImages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	imgs, err := s.imagesJSON(r.Context(), res.Images)
+	imgs, err := s.imagesJSON(r, res.Images)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -136,7 +128,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	imgs, err := s.imagesJSON(r.Context(), page.Images)
+	imgs, err := s.imagesJSON(r, page.Images)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -154,7 +146,7 @@ func (s *Server) getImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	j, err := s.imageJSON(r.Context(), img)
+	j, err := s.imageJSON(r, img)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -50,6 +50,7 @@ type Server struct {
 	handler  http.Handler
 	draining atomic.Bool
 	routes   []string
+	started  time.Time // the "created" time of GET /v1/models entries
 }
 
 // New returns a Server with every route registered.
@@ -63,7 +64,7 @@ func New(cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), started: time.Now()}
 	s.routesInit()
 	s.handler = s.recoverPanics(s.observe(s.checkOrigin(s.secureHeaders(s.mux))))
 	return s
@@ -82,6 +83,7 @@ func (s *Server) routesInit() {
 
 	s.handle("GET /v1/me", s.auth(s.me))
 	s.handle("GET /v1/models", s.auth(s.models))
+	s.handle("GET /v1/models/{model...}", s.auth(s.model))
 	s.handle("POST /v1/images", s.shed(s.auth(s.createImages)))
 	s.handle("GET /v1/images", s.auth(s.listImages))
 	s.handle("GET /v1/images/{id}", s.auth(s.getImage))

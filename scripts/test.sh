@@ -51,6 +51,9 @@ bash scripts/e2e-local.sh
 step "end to end: the easel binary on dynalite, versitygw and the Bedrock fake"
 bash scripts/e2e.sh
 
+step "OpenAI SDKs (Node openai 7.x, openai-go v3) against the easel binary"
+bash scripts/openai-sdk/run.sh
+
 step "infra: CDK app synthesis, assertions, cdk-nag"
 (cd infra && go test -count=1 ./...)
 

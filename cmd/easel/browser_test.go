@@ -712,12 +712,12 @@ func (c *pageAPI) images(limit int) []pageImage {
 func (c *pageAPI) model(id string) pageModel {
 	c.t.Helper()
 	var res struct {
-		Models []pageModel `json:"models"`
+		Data []pageModel `json:"data"`
 	}
 	if st := c.get("/v1/models", &res); st != http.StatusOK {
 		c.t.Fatalf("GET /v1/models = %d, want 200", st)
 	}
-	for _, m := range res.Models {
+	for _, m := range res.Data {
 		if m.ID == id {
 			return m
 		}
