@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/easelhq/easel"
@@ -36,6 +37,7 @@ func (s *Server) imageJSON(r *http.Request, img *easel.Image) (*imageJSON, error
 	if err != nil {
 		return nil, err
 	}
+	imgURL, thumb = absoluteURL(r, imgURL), absoluteURL(r, thumb)
 	out := &imageJSON{
 		ID: img.ID, URL: imgURL, Width: img.Width, Height: img.Height, Seed: img.Seed,
 		Model: img.Model, Prompt: img.Prompt, NegativePrompt: img.NegativePrompt,
@@ -58,6 +60,39 @@ func (s *Server) imagesJSON(r *http.Request, imgs []*easel.Image) ([]*imageJSON,
 		out = append(out, j)
 	}
 	return out, nil
+}
+
+// absoluteURL makes a URL that the blob store gives as a path on this server (a local
+// folder served under /images/ with no --public-url) absolute, on the host the caller
+// used: a server listening on 0.0.0.0, in a container behind a mapped port, or reached
+// by several names then answers URLs that work for that caller. Other URLs are as is.
+func absoluteURL(r *http.Request, u string) string {
+	if !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") || !plainHost(r.Host) {
+		return u
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	// A TLS-terminating proxy in front (the ALB, a local Caddy) says what the caller used.
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	return scheme + "://" + r.Host + u
+}
+
+// plainHost reports whether h is a host[:port] made of name, IP and port characters
+// only (no user info, path or percent escapes a Host header could carry).
+func plainHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:[]", c)) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request) {

@@ -29,8 +29,9 @@ type Config struct {
 	ServeImages bool
 	// Page serves the web page at "/"; nil: none.
 	Page http.Handler
-	// ImageOrigin is added to the page's Content-Security-Policy img-src (the CDN's
-	// origin when images are not served by Easel itself).
+	// ImageOrigin is added to the page's Content-Security-Policy img-src: the origin of
+	// the URLs the blob store answers (a CDN's, or the S3 endpoint's for presigned URLs)
+	// when images are not served by Easel itself.
 	ImageOrigin string
 	// MaxBodyBytes bounds request bodies; 0: DefaultMaxBodyBytes.
 	MaxBodyBytes int64

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/easelhq/easel"
 	"github.com/easelhq/easel/httpapi"
 	"github.com/easelhq/easel/service"
 	"github.com/easelhq/easel/web"
@@ -39,7 +40,7 @@ type serveConfig struct {
 func (c *serveConfig) bind(f *envFlags) {
 	d := service.DefaultLimits()
 	f.String(&c.addr, "addr", "EASEL_ADDR", "127.0.0.1:8080", "listen address")
-	f.String(&c.publicURL, "public-url", "EASEL_PUBLIC_URL", "", "base URL of image URLs, e.g. https://cdn.example.com/images/ (default: this server's /images/)")
+	f.String(&c.publicURL, "public-url", "EASEL_PUBLIC_URL", "", "base URL of image URLs, e.g. https://cdn.example.com/images/ (default: this server's /images/ on the host each request came to; presigned URLs on S3)")
 	f.String(&c.env, "env", "EASEL_ENV", "development", "development or production (production never logs prompts and never prints keys)")
 	f.String(&c.logFormat, "log-format", "EASEL_LOG_FORMAT", "json", "log format: json or text")
 	f.String(&c.logLevel, "log-level", "EASEL_LOG_LEVEL", "info", "log level: debug, info, warn, error")
@@ -107,8 +108,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cat.close()
-	base := publicBase(c.publicURL, siteURL)
-	blobs, local, err := openBlobs(ctx, c.stores.blobURL(), publicBaseFor(c.publicURL, base, c.stores.blobURL()), c.presign, &aws)
+	blobs, local, err := openBlobs(ctx, c.stores.blobURL(), imageBase(c.publicURL, c.stores.blobURL()), c.presign, &aws)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Blobs:        blobs,
 		ServeImages:  local,
 		Page:         web.Handler(),
-		ImageOrigin:  originOf(base),
+		ImageOrigin:  imageOrigin(ctx, blobs, log),
 		MaxBodyBytes: int64(c.maxBody),
 		OriginSecret: c.origin,
 		Production:   c.production(),
@@ -188,13 +188,33 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// publicBaseFor gives the blob store its URL base: the configured public URL, or for a
-// local folder easel's own /images/; an S3 store without a public URL presigns.
-func publicBaseFor(configured, base, blobURL string) string {
-	if configured == "" && strings.HasPrefix(blobURL, "s3://") {
+// imageBase gives the blob store its URL base: the configured public URL; for a local
+// folder without one, easel's own /images/ as a path, which the API makes absolute on
+// the host each request came to (so --addr 0.0.0.0:PORT, a container's mapped port or a
+// LAN name all get URLs that work); an S3 store without one presigns.
+func imageBase(configured, blobURL string) string {
+	switch {
+	case configured != "":
+		if !strings.HasSuffix(configured, "/") {
+			configured += "/"
+		}
+		return configured
+	case strings.HasPrefix(blobURL, "s3://"):
 		return ""
 	}
-	return base
+	return "/images/"
+}
+
+// imageOrigin is the origin the page loads images from, for its Content-Security-Policy:
+// the public URL's, or the presigned URLs' (the S3 endpoint), or none beyond the page's
+// own. It asks the store for the URL of a made-up key, so it is what the store answers.
+func imageOrigin(ctx context.Context, blobs easel.BlobStore, log *slog.Logger) string {
+	u, err := blobs.URL(ctx, easel.ImageKey(easel.NewID(), "image/png"))
+	if err != nil {
+		log.Warn("no image URL to allow in the page's Content-Security-Policy; images may not show", "err", err)
+		return ""
+	}
+	return originOf(u)
 }
 
 // announce prints where the service is, and on the very first start (no keys yet)
