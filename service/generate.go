@@ -119,6 +119,9 @@ func (s *Service) generate(ctx context.Context, p *Principal, m easel.Model, spe
 		return nil, err
 	}
 	refund(gen.Filtered)
+	// Buffer ownership: the images' bytes go back to the model once stored (thumbnails
+	// keep a copy of their own); nothing after store reads them.
+	defer gen.Release()
 
 	images, err := s.store(context.WithoutCancel(ctx), p, &r, gen)
 	if err != nil {

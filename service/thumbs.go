@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"sync"
 
@@ -33,6 +34,9 @@ func newThumbPool(s *Service, workers, queue int) *thumbPool {
 	return p
 }
 
+// enqueue queues a thumbnail of data. A queued job keeps a copy of data: the caller's
+// bytes go back to the model for reuse as soon as the image is stored, and the copies
+// are bounded by the queue's length.
 func (p *thumbPool) enqueue(img *easel.Image, data []byte) {
 	// A request that outlives the drain timeout may still store images after close.
 	p.mu.Lock()
@@ -40,11 +44,12 @@ func (p *thumbPool) enqueue(img *easel.Image, data []byte) {
 	if p.closed {
 		return
 	}
-	select {
-	case p.jobs <- thumbJob{img: img, data: data}:
-	default:
+	if len(p.jobs) == cap(p.jobs) {
 		p.s.log.Info("thumbnail queue full; skipped", "id", img.ID)
+		return
 	}
+	// Sends happen under mu and workers only take, so the room seen above is still there.
+	p.jobs <- thumbJob{img: img, data: bytes.Clone(data)}
 }
 
 func (p *thumbPool) work() {
