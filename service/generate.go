@@ -102,6 +102,14 @@ func (s *Service) generate(ctx context.Context, p *Principal, m easel.Model, spe
 		}
 	}
 
+	// Memory: room for r.N images, held until they are stored (memory.go).
+	releaseMem, err := s.images.acquire(ctx, r.N)
+	if err != nil {
+		refund(r.N)
+		return nil, err
+	}
+	defer releaseMem()
+
 	start := s.now()
 	gctx, cancel := context.WithTimeout(ctx, s.limits.GenerateTimeout)
 	gen, err := m.Generate(gctx, &r)

@@ -32,6 +32,10 @@ type Limits struct {
 	GenerateTimeout time.Duration
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
 	IdempotencyTTL time.Duration
+	// MaxImagesInMemory bounds the generated images held in memory at once, from the
+	// model's answer to the end of the upload; further generations wait for room
+	// (memory.go). 0: unlimited.
+	MaxImagesInMemory int
 }
 
 // DefaultLimits are the limits of a fresh install.
@@ -43,6 +47,8 @@ func DefaultLimits() Limits {
 		MaxInflight:     64,
 		GenerateTimeout: 5 * time.Minute,
 		IdempotencyTTL:  24 * time.Hour,
+
+		MaxImagesInMemory: DefaultMaxImagesInMemory,
 	}
 }
 
@@ -92,6 +98,7 @@ type Service struct {
 
 	users    *userLimiter
 	inflight chan struct{}
+	images   *imageSlots // MaxImagesInMemory
 	keys     *keyCache
 	thumbs   *thumbPool
 
@@ -148,6 +155,7 @@ func New(cfg Config) (*Service, error) {
 		s.inflight = make(chan struct{}, s.limits.MaxInflight)
 	}
 	s.users = newUserLimiter(s.limits, s.now)
+	s.images = newImageSlots(s.limits.MaxImagesInMemory)
 	if cfg.Thumbnails {
 		s.thumbs = newThumbPool(s, max(cfg.ThumbnailWorkers, 1), cmpOr(cfg.ThumbnailQueue, 8))
 	}

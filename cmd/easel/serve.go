@@ -50,6 +50,7 @@ func (c *serveConfig) bind(f *envFlags) {
 	f.Int(&c.limits.UserBurst, "user-burst", "EASEL_USER_BURST", d.UserBurst, "burst of generation requests per user")
 	f.Int(&c.limits.UserConcurrency, "user-concurrency", "EASEL_USER_CONCURRENCY", d.UserConcurrency, "generations in progress per user (0: unlimited)")
 	f.Int(&c.limits.MaxInflight, "max-inflight", "EASEL_MAX_INFLIGHT", d.MaxInflight, "generations in progress on this instance; more are shed with 503 (0: unlimited)")
+	f.Int(&c.limits.MaxImagesInMemory, "max-images-in-memory", "EASEL_MAX_IMAGES_IN_MEMORY", d.MaxImagesInMemory, "generated images held in memory at once, from the model's answer to the end of the upload (each about one model answer: ~2 MB at 1024x1024); more generations wait for room (0: unlimited)")
 	f.Int(&c.limits.DailyQuota, "daily-quota", "EASEL_DAILY_QUOTA", 0, "images per user per UTC day (0: unlimited)")
 	f.Duration(&c.limits.GenerateTimeout, "generate-timeout", "EASEL_GENERATE_TIMEOUT", d.GenerateTimeout, "time limit of one model call, retries included")
 	f.Int(&c.maxBody, "max-body", "EASEL_MAX_BODY", httpapi.DefaultMaxBodyBytes, "request body limit in bytes")
