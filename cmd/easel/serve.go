@@ -35,6 +35,7 @@ type serveConfig struct {
 	sweepTick time.Duration
 	orphans   time.Duration
 	bootstrap bool
+	memLimit  string
 }
 
 func (c *serveConfig) bind(f *envFlags) {
@@ -61,6 +62,7 @@ func (c *serveConfig) bind(f *envFlags) {
 	f.Duration(&c.sweepAge, "sweep-after", "EASEL_SWEEP_AFTER", 15*time.Minute, "age after which unfinished records and unrecorded objects are removed")
 	f.Duration(&c.sweepTick, "sweep-every", "EASEL_SWEEP_EVERY", 5*time.Minute, "how often to sweep unfinished records")
 	f.Duration(&c.orphans, "sweep-orphans-every", "EASEL_SWEEP_ORPHANS_EVERY", 24*time.Hour, "how often to list the blob store for unrecorded objects (left by failed deletes)")
+	f.String(&c.memLimit, "memory-limit", "EASEL_MEMORY_LIMIT", "auto", "the Go runtime's soft memory limit: auto (GOMEMLIMIT, else 90% of the container's memory limit, else 75% of the machine's memory), off, or a size like 512MiB")
 	f.Bool(&c.bootstrap, "bootstrap-admin", "EASEL_BOOTSTRAP_ADMIN", true, "on the first start with no keys, create user admin and print its key (never in production)")
 }
 
@@ -95,6 +97,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	restoreMemLimit, err := applyMemoryLimit(c.memLimit, log)
+	if err != nil {
+		return err
+	}
+	defer restoreMemLimit()
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
