@@ -21,7 +21,9 @@ type BlobStore interface {
 	// List calls fn for every object under the store's prefix, in no set order, until fn
 	// returns an error (which List returns).
 	List(ctx context.Context, fn func(BlobInfo) error) error
-	// URL returns the URL at which clients fetch the object.
+	// URL returns the URL at which clients fetch the object: absolute, or a path
+	// starting with "/" on the server that answered the request (a store that Easel
+	// serves itself), which the HTTP layer makes absolute on the request's host.
 	URL(ctx context.Context, key string) (string, error)
 	// Ping checks that the store is reachable (for /readyz).
 	Ping(ctx context.Context) error

@@ -114,12 +114,17 @@ type GenerateRequest struct {
 
 // GeneratedImage is one image as a model produced it.
 type GeneratedImage struct {
-	// Data is the encoded image (PNG or JPEG), exactly as the model produced it.
+	// Data is the encoded image (PNG or JPEG), exactly as the model produced it. The
+	// caller may modify it in place and use its spare capacity (cap beyond len).
 	Data        []byte
 	ContentType string // "image/png" or "image/jpeg"
 	Seed        uint64
 	Width       int
 	Height      int
+	// Release, when set, hands Data's memory back to the model for reuse: call it once,
+	// when Data (or anything sharing its bytes) is no longer used, typically after the
+	// upload. nil: nothing to hand back (the garbage collector takes it).
+	Release func()
 }
 
 // Generation is the result of Model.Generate.
@@ -130,6 +135,20 @@ type Generation struct {
 	// Failed counts images asked for that the model failed to make (a failed call of
 	// a fan-out, a slot without an image), beside those returned.
 	Failed int
+}
+
+// Release releases every image's data (GeneratedImage.Release): the images' bytes must
+// not be used afterwards. It is safe on a nil Generation and does nothing twice.
+func (g *Generation) Release() {
+	if g == nil {
+		return
+	}
+	for i := range g.Images {
+		if r := g.Images[i].Release; r != nil {
+			g.Images[i].Release = nil
+			r()
+		}
+	}
 }
 
 // Validate checks req against the spec and returns an EInvalid *Error naming the first

@@ -88,7 +88,8 @@ type Model struct {
 	log     *slog.Logger
 	sem     chan struct{} // in-flight calls
 	// ops, for ImageServices, holds the model of each operation; nil otherwise.
-	ops map[string]*Model
+	ops  map[string]*Model
+	bufs bufPool // answer buffers
 }
 
 var (
@@ -144,7 +145,8 @@ func (m *Model) Spec() easel.ModelSpec { return m.spec }
 // Stability models make one image per call: n images are n concurrent calls (each
 // holding a concurrency slot), with seeds seed, seed+1, ... Amazon models make all n
 // in one call from one seed, which every returned image reports. Image data are
-// subslices of the model's answer buffer (decoded in place, not copied).
+// subslices of the model's answer buffer (decoded in place, not copied); the buffer is
+// reused for another answer once the caller has released every image of it.
 func (m *Model) Generate(ctx context.Context, req *easel.GenerateRequest) (*easel.Generation, error) {
 	if m.spec.EditOnly {
 		return nil, easel.ParamErrorf("model", "Model %s edits images only; it makes no image from a prompt alone.", m.spec.ID)
@@ -246,10 +248,17 @@ func (m *Model) generateCall(ctx context.Context, req *easel.GenerateRequest, n 
 	if err != nil {
 		return nil, err
 	}
-	a, err := decodeResponse(out)
+	a, err := decodeResponse(out.b)
 	if err != nil {
-		m.log.Error("bedrock answer unreadable", "err", err, "bytes", len(out))
+		m.log.Error("bedrock answer unreadable", "err", err, "bytes", len(out.b))
+		out.free()
 		return nil, easel.WrapError(easel.EModelError, err, "The model returned an unreadable answer.")
 	}
-	return m.collect(a, req, n, seed)
+	gen, err := m.collect(a, req, n, seed)
+	if err != nil {
+		out.free() // no image refers to it
+		return nil, err
+	}
+	out.share(gen.Images) // the images are subslices of out: it is freed when they are released
+	return gen, nil
 }

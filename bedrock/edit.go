@@ -247,12 +247,19 @@ func (m *Model) Edit(ctx context.Context, req *easel.EditRequest) (*easel.Genera
 	if err != nil {
 		return nil, err
 	}
-	a, err := decodeResponse(out)
+	a, err := decodeResponse(out.b)
 	if err != nil {
-		target.log.Error("bedrock answer unreadable", "err", err, "bytes", len(out))
+		target.log.Error("bedrock answer unreadable", "err", err, "bytes", len(out.b))
+		out.free()
 		return nil, easel.WrapError(easel.EModelError, err, "The model returned an unreadable answer.")
 	}
-	return target.collectEdit(a, &r, op, ins, seed)
+	gen, err := target.collectEdit(a, &r, op, ins, seed)
+	if err != nil {
+		out.free() // no image refers to it
+		return nil, err
+	}
+	out.share(gen.Images) // the image is a subslice of out: freed when it is released
+	return gen, nil
 }
 
 // editBody writes the InvokeModel body of a normalized edit request: the fields the

@@ -35,8 +35,9 @@ const (
 	retryOnce                 // timed out or cut off: the model may have billed it; retry at most once
 )
 
-// invoke calls InvokeModel with the Model's retry policy and returns the answer body.
-func (m *Model) invoke(ctx context.Context, body []byte) ([]byte, error) {
+// invoke calls InvokeModel with the Model's retry policy and returns the answer body,
+// in a pooled buffer.
+func (m *Model) invoke(ctx context.Context, body []byte) (*answerBuf, error) {
 	retries, resent := 0, 0
 	for attempt := 1; ; attempt++ {
 		out, timedOut, err := m.attempt(ctx, body)
@@ -72,7 +73,7 @@ func (m *Model) invoke(ctx context.Context, body []byte) ([]byte, error) {
 
 // attempt makes one call, holding a concurrency slot for it. timedOut reports that
 // Options.Timeout, not the caller, cut it off.
-func (m *Model) attempt(ctx context.Context, body []byte) (out []byte, timedOut bool, err error) {
+func (m *Model) attempt(ctx context.Context, body []byte) (out *answerBuf, timedOut bool, err error) {
 	select {
 	case m.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -89,15 +90,15 @@ func (m *Model) attempt(ctx context.Context, body []byte) (out []byte, timedOut 
 	}, func(o *bedrockruntime.Options) {
 		o.Retryer = aws.NopRetryer{}
 		o.HTTPClient = ownBody{o.HTTPClient}
-		o.APIOptions = append(o.APIOptions, readAnswer)
+		o.APIOptions = append(o.APIOptions, m.readAnswer)
 	})
 	if err != nil {
 		return nil, errors.Is(context.Cause(actx), errAttemptTimeout) && ctx.Err() == nil, err
 	}
-	if b, ok := res.ResultMetadata.Get(rawBodyKey{}).([]byte); ok {
+	if b, ok := res.ResultMetadata.Get(rawBodyKey{}).(*answerBuf); ok {
 		return b, false, nil
 	}
-	return res.Body, false, nil
+	return &answerBuf{b: res.Body}, false, nil
 }
 
 // classify maps a failed call's error to what to do and the domain error to return

@@ -17,9 +17,10 @@ const maxAnswer = 64 << 20
 type rawBodyKey struct{}
 
 // readAnswer is a deserialize middleware that reads a successful answer's body itself,
-// into one buffer of the announced size, before the SDK's deserializer (which grows a
-// buffer from 512 KiB by doubling: ~8 MB allocated for a 2 MB answer) sees it.
-func readAnswer(stack *middleware.Stack) error {
+// into one pooled buffer of the announced size (see bufpool.go), before the SDK's
+// deserializer (which grows a buffer from 512 KiB by doubling: ~8 MB allocated for a
+// 2 MB answer) sees it.
+func (m *Model) readAnswer(stack *middleware.Stack) error {
 	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("EaselReadAnswer",
 		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
 			out, md, err := next.HandleDeserialize(ctx, in)
@@ -30,7 +31,7 @@ func readAnswer(stack *middleware.Stack) error {
 			if !ok || resp.StatusCode < 200 || resp.StatusCode > 299 {
 				return out, md, err
 			}
-			body, err := readAll(resp.Body, resp.ContentLength)
+			body, err := readAll(&m.bufs, resp.Body, resp.ContentLength)
 			resp.Body.Close()
 			if err != nil {
 				return out, md, fmt.Errorf("read model answer: %w", err)
@@ -41,7 +42,9 @@ func readAnswer(stack *middleware.Stack) error {
 		}), middleware.After)
 }
 
-func readAll(r io.Reader, n int64) ([]byte, error) {
+// readAll reads r into a buffer from pool with room for n bytes (its Content-Length;
+// 3 MiB when unknown, grown as needed), bounded by maxAnswer.
+func readAll(pool *bufPool, r io.Reader, n int64) (*answerBuf, error) {
 	if n > maxAnswer {
 		return nil, errors.New("answer too large")
 	}
@@ -49,7 +52,8 @@ func readAll(r io.Reader, n int64) ([]byte, error) {
 	if size < 0 {
 		size = 3 << 20
 	}
-	buf := make([]byte, 0, size+1)
+	a := pool.get(int(size) + 1) // +1: EOF is seen without growing
+	buf := a.b
 	for {
 		if len(buf) == cap(buf) {
 			if len(buf) >= maxAnswer {
@@ -60,9 +64,12 @@ func readAll(r io.Reader, n int64) ([]byte, error) {
 		k, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+k]
 		if err == io.EOF {
-			return buf, nil
+			a.b = buf
+			return a, nil
 		}
 		if err != nil {
+			a.b = buf
+			a.free()
 			return nil, err
 		}
 	}

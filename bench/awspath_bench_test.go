@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -134,6 +135,7 @@ func BenchmarkAWSPath(b *testing.B) {
 			if err == nil && len(g.Images) != 1 {
 				b.Fatalf("Generate made %d images, want 1", len(g.Images))
 			}
+			g.Release() // as the service does once the image is stored
 			return err
 		})
 	})
@@ -166,22 +168,32 @@ func BenchmarkAWSPath(b *testing.B) {
 			return err
 		})
 	})
-	b.Run("generate-parallel", func(b *testing.B) {
-		svc := p.service(b)
-		u := &service.Principal{UserID: "bench"}
-		var next atomic.Int64
-		b.SetBytes(int64(len(p.png)))
-		b.ReportAllocs()
-		b.SetParallelism(4)
-		m := bench.StartMeter()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := svc.Generate(ctx, u, request(next.Add(1)), ""); err != nil {
-					b.Errorf("Generate = %v", err)
-					return
+	// generate-parallel: 4×GOMAXPROCS callers; generate-c64: 64 callers, as the load
+	// test's C=64, with the heap's peak (MB-heap-peak: what 64 generations in flight
+	// hold at once, garbage included).
+	for _, c := range []struct {
+		name    string
+		callers int
+	}{{"generate-parallel", 4 * runtime.GOMAXPROCS(0)}, {"generate-c64", 64}} {
+		b.Run(c.name, func(b *testing.B) {
+			svc := p.service(b)
+			u := &service.Principal{UserID: "bench"}
+			var next atomic.Int64
+			b.SetBytes(int64(len(p.png)))
+			b.ReportAllocs()
+			b.SetParallelism((c.callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			heap := bench.WatchHeap()
+			m := bench.StartMeter()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := svc.Generate(ctx, u, request(next.Add(1)), ""); err != nil {
+						b.Errorf("Generate = %v", err)
+						return
+					}
 				}
-			}
+			})
+			m.Report(b, int(next.Load()))
+			b.ReportMetric(heap(), "MB-heap-peak")
 		})
-		m.Report(b, int(next.Load()))
-	})
+	}
 }

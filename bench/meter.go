@@ -7,6 +7,7 @@ package bench
 
 import (
 	"runtime"
+	"runtime/metrics"
 	"syscall"
 	"testing"
 	"time"
@@ -79,4 +80,32 @@ func ProcessCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// WatchHeap samples the heap (live and not yet collected objects) every few
+// milliseconds until the returned func is called, which returns the largest size seen in
+// MiB: what in-flight work held at its peak, garbage included.
+func WatchHeap() (stop func() float64) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	done := make(chan struct{})
+	peak := make(chan uint64, 1)
+	go func() {
+		var most uint64
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			most = max(most, sample[0].Value.Uint64())
+			select {
+			case <-done:
+				peak <- most
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() float64 {
+		close(done)
+		return float64(<-peak) / (1 << 20)
+	}
 }

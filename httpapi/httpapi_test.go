@@ -62,6 +62,9 @@ func openAPIRoutes(t *testing.T) []string {
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	srv, _ := newServer(t, httpapi.Config{Page: http.NotFoundHandler()})
 	got := srv.Routes()
+	for i, r := range got { // {name...} matches slashes too; OpenAPI writes it {name}
+		got[i] = strings.ReplaceAll(r, "...}", "}")
+	}
 	slices.Sort(got)
 	want := openAPIRoutes(t)
 	if !slices.Equal(got, want) {

@@ -1,77 +1,84 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
+	"strings"
 
 	"github.com/easelhq/easel"
 	"github.com/easelhq/easel/service"
 )
 
-// imageJSON is an image as the API shows it.
-type imageJSON struct {
-	ID             string    `json:"id"`
-	URL            string    `json:"url"`
-	ThumbnailURL   *string   `json:"thumbnail_url"`
-	Width          int       `json:"width"`
-	Height         int       `json:"height"`
-	Seed           uint64    `json:"seed"`
-	Model          string    `json:"model"`
-	Prompt         string    `json:"prompt"`
-	NegativePrompt string    `json:"negative_prompt"`
-	AspectRatio    string    `json:"aspect_ratio,omitempty"`
-	CFGScale       *float64  `json:"cfg_scale,omitempty"`
-	Style          string    `json:"style,omitempty"`
-	Quality        string    `json:"quality,omitempty"`
-	ContentType    string    `json:"content_type"`
-	Bytes          int64     `json:"bytes"`
-	SHA256         string    `json:"sha256"`
-	CreatedAt      time.Time `json:"created_at"`
-}
-
-func (s *Server) imageJSON(ctx context.Context, img *easel.Image) (*imageJSON, error) {
-	imgURL, thumb, err := s.cfg.Service.ImageURLs(ctx, img)
+// imageView is an image as the API shows it to this request: the service's view, with
+// URLs the blob store gives as paths on this server made absolute (absoluteURL).
+func (s *Server) imageView(r *http.Request, img *easel.Image) (*service.ImageView, error) {
+	v, err := s.cfg.Service.ViewImage(r.Context(), img)
 	if err != nil {
 		return nil, err
 	}
-	out := &imageJSON{
-		ID: img.ID, URL: imgURL, Width: img.Width, Height: img.Height, Seed: img.Seed,
-		Model: img.Model, Prompt: img.Prompt, NegativePrompt: img.NegativePrompt,
-		AspectRatio: img.AspectRatio, CFGScale: img.CFGScale, Style: img.Style, Quality: img.Quality,
-		ContentType: img.ContentType, Bytes: img.Bytes, SHA256: img.SHA256, CreatedAt: img.CreatedAt,
-	}
-	if thumb != "" {
-		out.ThumbnailURL = &thumb
+	localize(r, v)
+	return v, nil
+}
+
+func (s *Server) imageViews(r *http.Request, imgs []*easel.Image) ([]*service.ImageView, error) {
+	out := make([]*service.ImageView, 0, len(imgs))
+	for _, img := range imgs {
+		v, err := s.imageView(r, img)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
 	}
 	return out, nil
 }
 
-func (s *Server) imagesJSON(ctx context.Context, imgs []*easel.Image) ([]*imageJSON, error) {
-	out := make([]*imageJSON, 0, len(imgs))
-	for _, img := range imgs {
-		j, err := s.imageJSON(ctx, img)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
+// localize makes an image view's URLs absolute for the request.
+func localize(r *http.Request, v *service.ImageView) {
+	v.URL = absoluteURL(r, v.URL)
+	if v.ThumbnailURL != nil {
+		t := absoluteURL(r, *v.ThumbnailURL)
+		v.ThumbnailURL = &t
 	}
-	return out, nil
+}
+
+// absoluteURL makes a URL that the blob store gives as a path on this server (a local
+// folder served under /images/ with no --public-url) absolute, on the host the caller
+// used: a server listening on 0.0.0.0, in a container behind a mapped port, or reached
+// by several names then answers URLs that work for that caller. Other URLs are as is.
+func absoluteURL(r *http.Request, u string) string {
+	if !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") || !plainHost(r.Host) {
+		return u
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	// A TLS-terminating proxy in front (the ALB, a local Caddy) says what the caller used.
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	return scheme + "://" + r.Host + u
+}
+
+// plainHost reports whether h is a host[:port] made of name, IP and port characters
+// only (no user info, path or percent escapes a Host header could carry).
+func plainHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:[]", c)) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
 	writeJSON(w, http.StatusOK, map[string]string{"user": p.UserID, "key_id": p.KeyID})
-}
-
-func (s *Server) models(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"default": s.cfg.Service.DefaultModel(),
-		"models":  s.cfg.Service.Models(),
-	})
 }
 
 // setRateHeaders sets the RateLimit fields of draft-ietf-httpapi-ratelimit-headers-06
@@ -113,7 +120,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	imgs, err := s.imagesJSON(r.Context(), page.Images)
+	imgs, err := s.imageViews(r, page.Images)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -131,7 +138,7 @@ func (s *Server) getImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	j, err := s.imageJSON(r.Context(), img)
+	j, err := s.imageView(r, img)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

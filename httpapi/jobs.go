@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -123,7 +122,7 @@ func (s *Server) createImages(w http.ResponseWriter, r *http.Request) {
 
 // writeImages answers 201 with the images of a generation (and its job's id).
 func (s *Server) writeImages(w http.ResponseWriter, r *http.Request, res *service.GenerateResult, jobID string) {
-	views, err := s.cfg.Service.ViewImages(r.Context(), res.Images)
+	views, err := s.imageViews(r, res.Images)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -143,7 +142,7 @@ func (s *Server) writeImages(w http.ResponseWriter, r *http.Request, res *servic
 
 // writeJob answers with a job, and its URL in Location for 202.
 func (s *Server) writeJob(w http.ResponseWriter, r *http.Request, status int, j *easel.Job) {
-	v, err := s.cfg.Service.ViewJob(r.Context(), j, service.ViewOptions{QueuePosition: true})
+	v, err := s.jobView(r, j, service.ViewOptions{QueuePosition: true})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -217,7 +216,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	views := make([]*service.JobView, 0, len(page.Jobs))
 	for _, j := range page.Jobs {
-		v, err := s.cfg.Service.ViewJob(r.Context(), j, service.ViewOptions{})
+		v, err := s.jobView(r, j, service.ViewOptions{})
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -273,7 +272,7 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 			if ev.Seq <= after {
 				continue
 			}
-			data, err := s.eventData(r.Context(), j, ev)
+			data, err := s.eventData(r, j, ev)
 			if err != nil {
 				return err
 			}
@@ -301,26 +300,38 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 
 // eventData is the data of a streamed event: the job as it was after it, or the
 // image for image.ready.
-func (s *Server) eventData(ctx context.Context, j *easel.Job, ev easel.JobEvent) ([]byte, error) {
+func (s *Server) eventData(r *http.Request, j *easel.Job, ev easel.JobEvent) ([]byte, error) {
 	if ev.Type == easel.EventImageReady {
-		img, err := s.cfg.Service.GetImage(ctx, &service.Principal{UserID: j.UserID}, ev.ImageID)
+		img, err := s.cfg.Service.GetImage(r.Context(), &service.Principal{UserID: j.UserID}, ev.ImageID)
 		if easel.IsCode(err, easel.ENotFound) {
 			return json.Marshal(map[string]string{"id": ev.ImageID, "status": "deleted"})
 		}
 		if err != nil {
 			return nil, err
 		}
-		v, err := s.cfg.Service.ViewImage(ctx, img)
+		v, err := s.imageView(r, img)
 		if err != nil {
 			return nil, err
 		}
 		return json.Marshal(v)
 	}
-	v, err := s.cfg.Service.ViewJob(ctx, j.AsOf(ev.Seq), service.ViewOptions{})
+	v, err := s.jobView(r, j.AsOf(ev.Seq), service.ViewOptions{})
 	if err != nil {
 		return nil, err
 	}
 	return json.Marshal(v)
+}
+
+// jobView is a job as the API shows it to this request (image URLs absolute).
+func (s *Server) jobView(r *http.Request, j *easel.Job, opt service.ViewOptions) (*service.JobView, error) {
+	v, err := s.cfg.Service.ViewJob(r.Context(), j, opt)
+	if err != nil {
+		return nil, err
+	}
+	for _, iv := range v.Images {
+		localize(r, iv)
+	}
+	return v, nil
 }
 
 func (s *Server) webhookSecret(w http.ResponseWriter, r *http.Request) {

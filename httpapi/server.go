@@ -35,8 +35,9 @@ type Config struct {
 	ServeImages bool
 	// Page serves the web page at "/"; nil: none.
 	Page http.Handler
-	// ImageOrigin is added to the page's Content-Security-Policy img-src (the CDN's
-	// origin when images are not served by Easel itself).
+	// ImageOrigin is added to the page's Content-Security-Policy img-src: the origin of
+	// the URLs the blob store answers (a CDN's, or the S3 endpoint's for presigned URLs)
+	// when images are not served by Easel itself.
 	ImageOrigin string
 	// MaxBodyBytes bounds request bodies; 0: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -60,6 +61,7 @@ type Server struct {
 	handler  http.Handler
 	draining atomic.Bool
 	routes   []string
+	started  time.Time // the "created" time of GET /v1/models entries
 }
 
 // New returns a Server with every route registered.
@@ -76,7 +78,7 @@ func New(cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), started: time.Now()}
 	cfg.Metrics.watchInflight(func() float64 { return float64(cfg.Service.InFlight()) })
 	s.routesInit()
 	s.handler = s.recoverPanics(s.observe(s.checkOrigin(s.secureHeaders(s.apiRoutes(s.mux)))))
@@ -96,6 +98,7 @@ func (s *Server) routesInit() {
 
 	s.handle("GET /v1/me", s.auth(s.me))
 	s.handle("GET /v1/models", s.auth(s.models))
+	s.handle("GET /v1/models/{model...}", s.auth(s.model))
 	s.handle("POST /v1/images", s.auth(s.createImages))
 	s.handle("GET /v1/images", s.auth(s.listImages))
 	s.handle("GET /v1/images/{id}", s.auth(s.getImage))

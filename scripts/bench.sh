@@ -12,7 +12,10 @@
 #   BENCH_TIME      -benchtime of the Go benchmarks (default 2s)
 #   BENCH_DURATION  measured time of each load run (default 20s), after a 3 s warm-up
 #   BENCH_CLIENTS   concurrent clients of the load generator (default 16)
+#   BENCH_AWS_CLIENTS  client counts of the aws setup, each a run of its own (default "16 64":
+#                   peak RSS at C=16 and C=64 on the emulated AWS path is a target)
 #   BENCH_REPEAT    runs of each load setup (default 3)
+#   BENCH_GO        0 skips the Go benchmarks (load tests only)
 #   BENCH_SETUPS    load setups to run (default "local local-tmpfs aws local-thumbs")
 #
 # The machine has 2 cores, shared: every figure comes with the load average, and the
@@ -26,6 +29,7 @@ count=${BENCH_COUNT:-6}
 benchtime=${BENCH_TIME:-2s}
 duration=${BENCH_DURATION:-20s}
 clients=${BENCH_CLIENTS:-16}
+aws_clients=${BENCH_AWS_CLIENTS:-16 64}
 repeat=${BENCH_REPEAT:-3}
 setups=${BENCH_SETUPS:-local local-tmpfs aws local-thumbs}
 if [[ ${BENCH_QUICK:-} == 1 ]]; then
@@ -95,12 +99,16 @@ step "machine"
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo none) $(git status --porcelain 2>/dev/null | wc -l | tr -d ' ') changed files"
 } | tee "$out/machine.txt"
 
+run_go=${BENCH_GO:-1}
+: >"$out/service.txt"; : >"$out/awspath.txt"; : >"$out/serve.txt"
+if [[ $run_go == 1 ]]; then
 step "go benchmarks: service.Generate on SQLite + folder (count $count, benchtime $benchtime)"
 go test -run '^$' -bench 'Generate' -benchtime "$benchtime" -count "$count" ./service/ | tee "$out/service.txt"
 go test -run '^$' -bench 'Generate/n=1$' -benchtime "$benchtime" -count 1 \
   -cpuprofile "$out/service.cpu" -memprofile "$out/service.mem" -o "$out/bin/service.test" ./service/ >/dev/null
 profile_top service-cpu "$out/bin/service.test" "$out/service.cpu"
 profile_top service-alloc "$out/bin/service.test" "$out/service.mem" -sample_index=alloc_space
+fi
 
 step "build easel, the Bedrock fake and the load generator"
 go build -o "$out/bin/easel" ./cmd/easel
@@ -120,6 +128,7 @@ pids+=("$fake_pid")
 wait_port "$fport"
 export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:$fport
 
+if [[ $run_go == 1 ]]; then
 step "go benchmarks: the AWS-emulated path (fake → bedrock adapter → versitygw + dynalite)"
 EASEL_BENCH_BEDROCK_ENDPOINT=$AWS_ENDPOINT_URL_BEDROCK_RUNTIME \
   go test -run '^$' -bench 'AWSPath' -benchtime "$benchtime" -count "$count" ./bench/ | tee "$out/awspath.txt"
@@ -134,10 +143,12 @@ go test -run '^$' -bench 'Serve/local' -benchtime "$benchtime" -count 1 \
   -cpuprofile "$out/serve.cpu" -memprofile "$out/serve.mem" -o "$out/bin/easel.test" ./cmd/easel/ | tee "$out/serve.txt"
 profile_top serve-cpu "$out/bin/easel.test" "$out/serve.cpu"
 profile_top serve-alloc "$out/bin/easel.test" "$out/serve.mem" -sample_index=alloc_space
+fi
 
-# load_run SETUP RUN: start easel serve for SETUP, drive it for $duration, stop it.
+# load_run SETUP RUN CLIENTS LABEL: start easel serve for SETUP, drive it with CLIENTS
+# clients for $duration, stop it.
 load_run() {
-  local setup=$1 run=$2 data stores=() flags=() peers=() key port serve_pid
+  local setup=$1 run=$2 c=$3 label=$4 data stores=() flags=() peers=() key port serve_pid
   data=$out/data-$setup
   case $setup in
     local | local-thumbs) stores=(--data "$data") ;;
@@ -166,22 +177,28 @@ load_run() {
     "$out/bin/easel" serve --addr "127.0.0.1:$port" "${stores[@]}" --model bedrock:core \
     --user-rate=0 --user-concurrency=0 --max-inflight=256 "${flags[@]}" \
     --public-url "http://127.0.0.1:$port/images/" --log-level warn \
-    >"$out/serve-$setup-$run.out" 2>"$out/serve-$setup-$run.log" &
+    >"$out/serve-$label-$run.out" 2>"$out/serve-$label-$run.log" &
   serve_pid=$!
   pids+=("$serve_pid")
   wait_port "$port"
-  "$out/bin/load" -url "http://127.0.0.1:$port" -key "$key" -c "$clients" -d "$duration" -warmup 3s \
-    -pid "$serve_pid" -peer "bedrock-fake=$fake_pid" "${peers[@]}" -label "$setup" -json "$out/load.jsonl" |
-    tee "$out/load-$setup-$run.txt"
+  "$out/bin/load" -url "http://127.0.0.1:$port" -key "$key" -c "$c" -d "$duration" -warmup 3s \
+    -pid "$serve_pid" -peer "bedrock-fake=$fake_pid" "${peers[@]}" -label "$label" -json "$out/load.jsonl" |
+    tee "$out/load-$label-$run.txt"
   kill -TERM "$serve_pid"
   wait "$serve_pid" || echo "easel serve ($setup) exited with $?" >&2
   rm -rf "$data"
 }
 
 for setup in $setups; do
-  for run in $(seq "$repeat"); do
-    step "load test of the easel binary: $setup, run $run of $repeat ($clients clients, $duration)"
-    load_run "$setup" "$run"
+  counts=$clients
+  [[ $setup == aws ]] && counts=$aws_clients
+  for c in $counts; do
+    label=$setup
+    [[ $setup == aws ]] && label=aws-c$c
+    for run in $(seq "$repeat"); do
+      step "load test of the easel binary: $setup, run $run of $repeat ($c clients, $duration)"
+      load_run "$setup" "$run" "$c" "$label"
+    done
   done
 done
 
@@ -196,14 +213,17 @@ step "summary"
   echo "### In-process HTTP path (BenchmarkServe/local, fake and clients in the same process)"
   grep '^Benchmark' "$out/serve.txt" || true
   echo
-  echo "### Load tests of the easel binary over loopback ($clients clients, $duration each)"
-  jq -r '[.label, (.gen_per_s|.*10|round/10), (.p50_ms|round), (.p95_ms|round), (.p99_ms|round),
+  echo "### Load tests of the easel binary over loopback ($clients clients, aws at $aws_clients; $duration each)"
+  jq -r '[.label, .clients, (.gen_per_s|.*10|round/10), (.p50_ms|round), (.p95_ms|round), (.p99_ms|round),
           (.errors|to_entries|map("\(.key)×\(.value)")|join(" ")|if .=="" then "none" else . end),
           (.server_cpu_ms_per_image*100|round/100), (.server_cores*100|round/100),
           (.server_hwm_mb|round), (.peers_cpu_ms_per_image|to_entries|map("\(.key) \(.value*10|round/10)")|join(", ")),
           "\(.load_start)→\(.load_end)"] | @tsv' "$out/load.jsonl" |
-    { printf 'setup\tgen/s\tp50ms\tp95ms\tp99ms\terrors\tsrv-cpu-ms/img\tsrv-cores\tpeak-RSS-MiB\tothers cpu-ms/img\tload\n'; cat; } |
+    { printf 'setup\tclients\tgen/s\tp50ms\tp95ms\tp99ms\terrors\tsrv-cpu-ms/img\tsrv-cores\tpeak-RSS-MiB\tothers cpu-ms/img\tload\n'; cat; } |
     column -t -s $'\t'
+  echo
+  echo "### Peak RSS of the server on the emulated AWS path (VmHWM, MiB; target ≤ 125 at C=64)"
+  jq -r 'select(.label | startswith("aws")) | "C=\(.clients)\tpeak RSS \(.server_hwm_mb|round) MiB\t\(.gen_per_s*10|round/10) gen/s\t\(.server_cpu_ms_per_image*100|round/100) cpu-ms/image"' "$out/load.jsonl" || true
   echo
   echo "Server capacity on 2 dedicated cores ≈ 2000 / srv-cpu-ms/img generations/s (the emulators,"
   echo "the fake and the load generator share this machine's cores and are not counted)."

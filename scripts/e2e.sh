@@ -63,7 +63,7 @@ api() { curl -sS -o "$tmp/body" -w '%{http_code}' -H "Authorization: Bearer $1" 
 
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] || fail "/readyz not 200"
 [ "$(api "$key" "$base/v1/models")" = 200 ] || fail "GET /v1/models"
-[ "$(jq -r .default "$tmp/body")" = core ] || fail "default model is not core: $(cat "$tmp/body")"
+[ "$(jq -r '.data[] | select(.default) | .id' "$tmp/body")" = core ] || fail "default model is not core: $(cat "$tmp/body")"
 
 code=$(api "$key" -X POST -H 'Content-Type: application/json' -H 'Idempotency-Key: e2e-1' \
   -d '{"prompt":"a paper boat on a pond","aspect_ratio":"16:9","seed":42}' "$base/v1/images")

@@ -58,6 +58,9 @@ bash scripts/e2e.sh
 step "end to end: jobs survive kill -9 and SIGTERM, locally and on two instances"
 bash scripts/e2e-jobs.sh
 
+step "OpenAI SDKs (Node openai 7.x, openai-go v3) against the easel binary"
+bash scripts/openai-sdk/run.sh
+
 step "infra: CDK app synthesis, assertions, cdk-nag"
 (cd infra && go test -count=1 ./...)
 

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -37,9 +38,9 @@ const (
 	// afterWorkers is the number of after-work goroutines (webhooks wait on the
 	// network; thumbnails are bounded separately by Config.ThumbnailWorkers).
 	afterWorkers = 8
-	// afterBytesBudget bounds image bytes held in memory for thumbnails; beyond it
-	// images are read back from the blob store.
-	afterBytesBudget = 64 << 20
+	// afterBytesBudget bounds image bytes held in memory for thumbnails (about eight
+	// 1024² PNGs); beyond it images are read back from the blob store.
+	afterBytesBudget = 16 << 20
 	// afterLease is how long one instance may work on a job's after-work.
 	afterLease = 2 * time.Minute
 	// maxThumbAttempts bounds failed rounds of making a job's thumbnails.
@@ -70,26 +71,53 @@ func (s *Service) markAfterWork(j *easel.Job, now time.Time) {
 	}
 }
 
+// thumbData is the bytes of a run's stored images, kept for their thumbnails; its
+// bytes count against afterBytesBudget until the after-work is done with them.
+type thumbData struct {
+	byID  map[string][]byte
+	bytes int64
+	taken bool
+}
+
+// keepForThumbs copies the stored images' bytes for their thumbnails when thumbnails
+// are made and the memory budget allows (the model's buffers go back to it once the
+// images are stored); nil otherwise: the after-work reads the objects back.
+func (s *Service) keepForThumbs(imgs []*easel.Image, data [][]byte) *thumbData {
+	if !s.thumbnails || len(imgs) == 0 {
+		return nil
+	}
+	var n int64
+	for _, b := range data {
+		n += int64(len(b))
+	}
+	if s.afterBytes.Add(n) > afterBytesBudget {
+		s.afterBytes.Add(-n)
+		return nil
+	}
+	td := &thumbData{byID: make(map[string][]byte, len(imgs)), bytes: n}
+	for i, img := range imgs {
+		td.byID[img.ID] = bytes.Clone(data[i])
+	}
+	return td
+}
+
+// drop gives the bytes back to the budget unless the after-work took them.
+func (td *thumbData) drop(s *Service) {
+	if td != nil && !td.taken {
+		s.afterBytes.Add(-td.bytes)
+	}
+}
+
 // kickAfterWork starts a job's after-work in this instance, with the bytes of the
-// images this run stored when the memory budget allows.
+// images this run kept for thumbnails.
 func (s *Service) kickAfterWork(j *easel.Job, out outcome) {
 	if j == nil || j.Notify.DueAt.IsZero() {
 		return
 	}
 	item := afterItem{jobID: j.ID}
-	if s.thumbnails && j.Status.Terminal() && len(out.data) > 0 {
-		var n int64
-		for _, b := range out.data {
-			n += int64(len(b))
-		}
-		if s.afterBytes.Add(n) <= afterBytesBudget {
-			item.data, item.bytes = make(map[string][]byte, len(out.images)), n
-			for i, img := range out.images {
-				item.data[img.ID] = out.data[i]
-			}
-		} else {
-			s.afterBytes.Add(-n)
-		}
+	if td := out.thumbs; td != nil && j.Status.Terminal() {
+		td.taken = true
+		item.data, item.bytes = td.byID, td.bytes
 	}
 	s.queueAfterWork(item)
 }

@@ -49,8 +49,10 @@ func (s *Service) cancelLocal(id string) {
 
 // outcome is what generating a job's images gave.
 type outcome struct {
-	images   []*easel.Image
-	data     [][]byte // the stored bytes of images, for thumbnails
+	images []*easel.Image
+	// thumbs holds copies of the stored images' bytes for their thumbnails, when the
+	// memory budget allows; nil otherwise.
+	thumbs   *thumbData
 	filtered int
 	failed   int
 	err      error
@@ -77,6 +79,7 @@ func (s *Service) execute(r *run) *runResult {
 	out := s.generateJob(r)
 	close(stop)
 	<-beat
+	defer out.thumbs.drop(s) // unless the after-work took it
 	return s.conclude(r, out)
 }
 
@@ -148,11 +151,22 @@ func (s *Service) generateJob(r *run) outcome {
 		}
 		return outcome{retryAt: s.now().Add(wait)}
 	}
+	// Memory: room for the images, held until they are stored (memory.go).
+	releaseMem, err := s.images.acquire(r.ctx, req.N)
+	if err != nil {
+		return outcome{err: err}
+	}
+	defer releaseMem()
 	start := s.now()
 	gctx, cancel := context.WithTimeout(r.ctx, s.limits.GenerateTimeout)
 	gen, err := m.Generate(gctx, &req)
 	cancel()
 	out := outcome{took: s.now().Sub(start)}
+	if gen != nil {
+		// Buffer ownership: the images' bytes go back to the model once stored; the
+		// after-work copies what it keeps for thumbnails (kickAfterWork).
+		defer gen.Release()
+	}
 	if errors.Is(err, context.DeadlineExceeded) && r.ctx.Err() == nil {
 		err = easel.WrapError(easel.EModelTimeout, err, "The model did not answer within %s.", s.limits.GenerateTimeout)
 	}
@@ -160,9 +174,13 @@ func (s *Service) generateJob(r *run) outcome {
 		out.filtered, out.failed = gen.Filtered, gen.Failed
 		if len(gen.Images) > 0 {
 			// Paid for: stored whatever happens to the run from here on.
-			var failed int
-			out.images, out.data, failed, err = s.storeGeneration(context.WithoutCancel(r.ctx), j.UserID, &req, gen, err)
+			var (
+				failed int
+				data   [][]byte
+			)
+			out.images, data, failed, err = s.storeGeneration(context.WithoutCancel(r.ctx), j.UserID, &req, gen, err)
 			out.failed += failed
+			out.thumbs = s.keepForThumbs(out.images, data) // before the buffers go back
 		}
 	}
 	if err == nil && len(out.images) == 0 && out.filtered == 0 {

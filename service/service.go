@@ -33,6 +33,10 @@ type Limits struct {
 	GenerateTimeout time.Duration
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
 	IdempotencyTTL time.Duration
+	// MaxImagesInMemory bounds the generated images held in memory at once, from the
+	// model's answer to the end of the upload; further generations wait for room
+	// (memory.go). 0: unlimited.
+	MaxImagesInMemory int
 }
 
 // DefaultLimits are the limits of a fresh install.
@@ -44,6 +48,8 @@ func DefaultLimits() Limits {
 		MaxInflight:     64,
 		GenerateTimeout: 5 * time.Minute,
 		IdempotencyTTL:  24 * time.Hour,
+
+		MaxImagesInMemory: DefaultMaxImagesInMemory,
 	}
 }
 
@@ -107,6 +113,7 @@ type Service struct {
 
 	users    *userLimiter
 	inflight chan struct{}
+	images   *imageSlots // MaxImagesInMemory
 	keys     *keyCache
 
 	jobs         JobConfig
@@ -189,6 +196,7 @@ func New(cfg Config) (*Service, error) {
 		s.inflight = make(chan struct{}, s.limits.MaxInflight)
 	}
 	s.users = newUserLimiter(s.limits, s.now)
+	s.images = newImageSlots(s.limits.MaxImagesInMemory)
 	s.startAfterWork()
 	return s, nil
 }

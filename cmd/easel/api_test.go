@@ -304,8 +304,12 @@ func TestAPIScenario(t *testing.T) {
 
 	t.Run("models", func(t *testing.T) {
 		m := c.do("GET", "/v1/models", alice, nil).json(t)
-		if m["default"] != "offline" || len(m["models"].([]any)) != 1 {
-			t.Errorf("GET /v1/models = %v", m)
+		data, _ := m["data"].([]any)
+		if m["object"] != "list" || len(data) != 1 {
+			t.Fatalf("GET /v1/models = %v, want OpenAI's list shape with one model", m)
+		}
+		if e := data[0].(map[string]any); e["id"] != "offline" || e["default"] != true {
+			t.Errorf("GET /v1/models entry = %v, want offline, the default", e)
 		}
 	})
 }
@@ -351,8 +355,9 @@ func TestBadInput(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := c.do("POST", "/v1/images", s.key, tc.body)
-			if r.status != tc.want || r.errorField(t, "code") != tc.code || r.errorField(t, "param") != tc.param {
-				t.Errorf("POST %s = %d %s, want %d %s param %q", tc.name, r.status, r.body, tc.want, tc.code, tc.param)
+			if r.status != tc.want || r.errorField(t, "code") != tc.code || r.errorField(t, "param") != tc.param ||
+				r.errorField(t, "type") != "invalid_request_error" {
+				t.Errorf("POST %s = %d %s, want %d %s param %q type invalid_request_error", tc.name, r.status, r.body, tc.want, tc.code, tc.param)
 			}
 			if r.errorField(t, "message") == "" {
 				t.Errorf("error without a message: %s", r.body)

@@ -264,7 +264,8 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("only %d images; the test needs more than a page (%d)", total, galleryPage)
 		}
 		p.do(chromedp.Reload())
-		p.waitJS(fmt.Sprintf(`document.querySelectorAll("#gallery img").length === %d`, galleryPage))
+		// The first page; the next may follow at once while tiles are still empty.
+		p.waitJS(fmt.Sprintf(`document.querySelectorAll("#gallery img").length >= %d`, galleryPage))
 		p.do(chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.body.scrollHeight)`))
 		p.waitJS(fmt.Sprintf(`document.querySelectorAll("#gallery img").length === %d`, total))
 		ids := evalJS[[]string](p, `[...document.querySelectorAll("#gallery button.tile")].map(b => b.dataset.id)`)
@@ -467,7 +468,16 @@ func (p *browserPage) waitJS(js string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond)))
+		if err == nil {
+			return
+		}
+		// Right after a navigation (a reload) the page's old context is gone: poll again.
+		if strings.Contains(err.Error(), "Cannot find context with specified id") && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		p.fatalf("waiting for %s: %v", js, err)
 	}
 }
@@ -712,12 +722,12 @@ func (c *pageAPI) images(limit int) []pageImage {
 func (c *pageAPI) model(id string) pageModel {
 	c.t.Helper()
 	var res struct {
-		Models []pageModel `json:"models"`
+		Data []pageModel `json:"data"`
 	}
 	if st := c.get("/v1/models", &res); st != http.StatusOK {
 		c.t.Fatalf("GET /v1/models = %d, want 200", st)
 	}
-	for _, m := range res.Models {
+	for _, m := range res.Data {
 		if m.ID == id {
 			return m
 		}

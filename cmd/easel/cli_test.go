@@ -324,20 +324,21 @@ func sampleValue(fl *flag.Flag) string {
 func TestZeroMeansWhatTheHelpSays(t *testing.T) {
 	const gt = 55 * time.Second
 	zero := map[string]func(c *serveConfig) bool{
-		"user-rate":           func(c *serveConfig) bool { return c.limits.UserRate == 0 }, // the service reads 0 as its help says
-		"user-burst":          func(c *serveConfig) bool { return c.limits.UserBurst == 0 },
-		"user-concurrency":    func(c *serveConfig) bool { return c.limits.UserConcurrency == 0 },
-		"max-inflight":        func(c *serveConfig) bool { return c.limits.MaxInflight == 0 },
-		"daily-quota":         func(c *serveConfig) bool { return c.limits.DailyQuota == 0 },
-		"drain-delay":         func(c *serveConfig) bool { return c.drainDelay == 0 }, // TestDrain
-		"drain-timeout":       func(c *serveConfig) bool { return c.drain == 0 },
-		"sweep-every":         func(c *serveConfig) bool { return c.sweepTick == 0 }, // serve starts no sweeper
-		"sweep-orphans-every": func(c *serveConfig) bool { return c.orphans == 0 },   // RunSweeper lists on every sweep
-		"bedrock-timeout":     func(c *serveConfig) bool { return c.models.options(gt, nil).Timeout == gt },
-		"bedrock-concurrency": func(c *serveConfig) bool { return c.models.options(gt, nil).MaxConcurrency == unlimitedConcurrency },
-		"bedrock-retries":     func(c *serveConfig) bool { return c.models.options(gt, nil).MaxRetries < 0 },
-		"workers":             func(c *serveConfig) bool { return c.jobs.workers == 0 }, // the service's default
-		"user-queue":          func(c *serveConfig) bool { return c.jobs.userQueue == 0 },
+		"user-rate":            func(c *serveConfig) bool { return c.limits.UserRate == 0 }, // the service reads 0 as its help says
+		"user-burst":           func(c *serveConfig) bool { return c.limits.UserBurst == 0 },
+		"user-concurrency":     func(c *serveConfig) bool { return c.limits.UserConcurrency == 0 },
+		"max-inflight":         func(c *serveConfig) bool { return c.limits.MaxInflight == 0 },
+		"max-images-in-memory": func(c *serveConfig) bool { return c.limits.MaxImagesInMemory == 0 },
+		"daily-quota":          func(c *serveConfig) bool { return c.limits.DailyQuota == 0 },
+		"drain-delay":          func(c *serveConfig) bool { return c.drainDelay == 0 }, // TestDrain
+		"drain-timeout":        func(c *serveConfig) bool { return c.drain == 0 },
+		"sweep-every":          func(c *serveConfig) bool { return c.sweepTick == 0 }, // serve starts no sweeper
+		"sweep-orphans-every":  func(c *serveConfig) bool { return c.orphans == 0 },   // RunSweeper lists on every sweep
+		"bedrock-timeout":      func(c *serveConfig) bool { return c.models.options(gt, nil).Timeout == gt },
+		"bedrock-concurrency":  func(c *serveConfig) bool { return c.models.options(gt, nil).MaxConcurrency == unlimitedConcurrency },
+		"bedrock-retries":      func(c *serveConfig) bool { return c.models.options(gt, nil).MaxRetries < 0 },
+		"workers":              func(c *serveConfig) bool { return c.jobs.workers == 0 }, // the service's default
+		"user-queue":           func(c *serveConfig) bool { return c.jobs.userQueue == 0 },
 	}
 	positive := map[string]bool{"generate-timeout": true, "max-body": true, "body-timeout": true, "presign-expiry": true, "sweep-after": true,
 		"job-lease": true, "job-retention": true, "job-max-attempts": true, "webhook-retry-for": true}

@@ -182,7 +182,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if stores.blob != "" {
 		// Only when asked: the default blob folder is not migrate's to create.
-		blobs, _, err := openBlobs(ctx, stores.blob, publicBaseFor("", "/images/", stores.blob), 0, &aws)
+		blobs, _, err := openBlobs(ctx, stores.blob, imageBase("", stores.blob), 0, &aws)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/easelhq/easel"
 	"github.com/easelhq/easel/httpapi"
 	"github.com/easelhq/easel/service"
 	"github.com/easelhq/easel/web"
@@ -40,6 +41,7 @@ type serveConfig struct {
 	sweepTick  time.Duration
 	orphans    time.Duration
 	bootstrap  bool
+	memLimit   string
 }
 
 const serveAbout = `Runs the service: the JSON API under /v1, the page at /, images under /images/ when they
@@ -50,7 +52,7 @@ and stops it (a second Ctrl-C stops it at once).`
 func (c *serveConfig) bind(f *envFlags) {
 	d := service.DefaultLimits()
 	f.String(&c.addr, "addr", "EASEL_ADDR", "127.0.0.1:8080", "listen address")
-	f.String(&c.publicURL, "public-url", "EASEL_PUBLIC_URL", "", "base URL of image URLs, e.g. https://site.example.com/images/; the page and sign-in link are this URL without its images/ (default: this server's /images/)")
+	f.String(&c.publicURL, "public-url", "EASEL_PUBLIC_URL", "", "base URL of image URLs, e.g. https://site.example.com/images/; the page and sign-in link are this URL without its images/ (default: this server's /images/ on the host each request came to; presigned URLs on S3)")
 	f.String(&c.env, "env", "EASEL_ENV", "development", "development or production (production never logs prompts and never prints keys)")
 	f.String(&c.logFormat, "log-format", "EASEL_LOG_FORMAT", "json", "log format: json or text")
 	f.String(&c.logLevel, "log-level", "EASEL_LOG_LEVEL", "info", "log level: debug, info, warn, error")
@@ -61,6 +63,7 @@ func (c *serveConfig) bind(f *envFlags) {
 	f.Int(&c.limits.UserBurst, "user-burst", "EASEL_USER_BURST", d.UserBurst, "burst of generation requests per user, on each instance (0: a sixth of the rate, at least 1; N instances: N times this)")
 	f.Int(&c.limits.UserConcurrency, "user-concurrency", "EASEL_USER_CONCURRENCY", d.UserConcurrency, "generations in progress per user, on each instance: N instances allow up to N times this (0: unlimited)")
 	f.Int(&c.limits.MaxInflight, "max-inflight", "EASEL_MAX_INFLIGHT", d.MaxInflight, "generations in progress on this instance; more are shed with 503 (0: unlimited)")
+	f.Int(&c.limits.MaxImagesInMemory, "max-images-in-memory", "EASEL_MAX_IMAGES_IN_MEMORY", d.MaxImagesInMemory, "generated images held in memory at once, from the model's answer to the end of the upload (each about one model answer: ~2 MB at 1024x1024); more generations wait for room (0: unlimited)")
 	f.Int(&c.limits.DailyQuota, "daily-quota", "EASEL_DAILY_QUOTA", 0, "images per user per UTC day, across all instances (0: unlimited)")
 	f.Duration(&c.limits.GenerateTimeout, "generate-timeout", "EASEL_GENERATE_TIMEOUT", d.GenerateTimeout, "time limit of one generation, model retries included (must be positive)")
 	f.Int(&c.maxBody, "max-body", "EASEL_MAX_BODY", httpapi.DefaultMaxBodyBytes, "request body limit in bytes (must be positive)")
@@ -73,6 +76,7 @@ func (c *serveConfig) bind(f *envFlags) {
 	f.Duration(&c.sweepAge, "sweep-after", "EASEL_SWEEP_AFTER", 15*time.Minute, "age after which unfinished records and unrecorded objects are removed (must be positive)")
 	f.Duration(&c.sweepTick, "sweep-every", "EASEL_SWEEP_EVERY", 5*time.Minute, "how often to sweep unfinished records (0: never, on this instance)")
 	f.Duration(&c.orphans, "sweep-orphans-every", "EASEL_SWEEP_ORPHANS_EVERY", 24*time.Hour, "how often to list the blob store for unrecorded objects, left by failed deletes (0: on every sweep)")
+	f.String(&c.memLimit, "memory-limit", "EASEL_MEMORY_LIMIT", "auto", "the Go runtime's soft memory limit: auto (GOMEMLIMIT, else 90% of the container's memory limit, else 75% of the machine's memory), off, or a size like 512MiB")
 	f.Bool(&c.bootstrap, "bootstrap-admin", "EASEL_BOOTSTRAP_ADMIN", true, "on the first start with no keys, create user admin and print its sign-in link (never in production)")
 }
 
@@ -88,6 +92,7 @@ func (c *serveConfig) check() error {
 		{"user-burst", float64(c.limits.UserBurst), false},
 		{"user-concurrency", float64(c.limits.UserConcurrency), false},
 		{"max-inflight", float64(c.limits.MaxInflight), false},
+		{"max-images-in-memory", float64(c.limits.MaxImagesInMemory), false},
 		{"daily-quota", float64(c.limits.DailyQuota), false},
 		{"generate-timeout", c.limits.GenerateTimeout.Seconds(), true},
 		{"max-body", float64(c.maxBody), true},
@@ -157,6 +162,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	restoreMemLimit, err := applyMemoryLimit(c.memLimit, log)
+	if err != nil {
+		return err
+	}
+	defer restoreMemLimit()
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
@@ -174,8 +184,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cat.close()
-	base := publicBase(c.publicURL, listenURL)
-	blobs, local, err := openBlobs(ctx, c.stores.blobURL(), publicBaseFor(c.publicURL, base, c.stores.blobURL()), c.presign, &aws)
+	blobs, local, err := openBlobs(ctx, c.stores.blobURL(), imageBase(c.publicURL, c.stores.blobURL()), c.presign, &aws)
 	if err != nil {
 		return err
 	}
@@ -209,7 +218,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Blobs:        blobs,
 		ServeImages:  local,
 		Page:         web.Handler(),
-		ImageOrigin:  originOf(base),
+		ImageOrigin:  imageOrigin(ctx, blobs, log),
 		MaxBodyBytes: int64(c.maxBody),
 		BodyTimeout:  c.bodyTime,
 		OriginSecret: c.origin,
@@ -296,13 +305,33 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// publicBaseFor gives the blob store its URL base: the configured public URL, or for a
-// local folder easel's own /images/; an S3 store without a public URL presigns.
-func publicBaseFor(configured, base, blobURL string) string {
-	if configured == "" && strings.HasPrefix(blobURL, "s3://") {
+// imageBase gives the blob store its URL base: the configured public URL; for a local
+// folder without one, easel's own /images/ as a path, which the API makes absolute on
+// the host each request came to (so --addr 0.0.0.0:PORT, a container's mapped port or a
+// LAN name all get URLs that work); an S3 store without one presigns.
+func imageBase(configured, blobURL string) string {
+	switch {
+	case configured != "":
+		if !strings.HasSuffix(configured, "/") {
+			configured += "/"
+		}
+		return configured
+	case strings.HasPrefix(blobURL, "s3://"):
 		return ""
 	}
-	return base
+	return "/images/"
+}
+
+// imageOrigin is the origin the page loads images from, for its Content-Security-Policy:
+// the public URL's, or the presigned URLs' (the S3 endpoint), or none beyond the page's
+// own. It asks the store for the URL of a made-up key, so it is what the store answers.
+func imageOrigin(ctx context.Context, blobs easel.BlobStore, log *slog.Logger) string {
+	u, err := blobs.URL(ctx, easel.ImageKey(easel.NewID(), "image/png"))
+	if err != nil {
+		log.Warn("no image URL to allow in the page's Content-Security-Policy; images may not show", "err", err)
+		return ""
+	}
+	return originOf(u)
 }
 
 // announce prints where the service is, where its data lives, how to stop it and how

@@ -275,21 +275,6 @@ func openModels(ctx context.Context, mf *modelFlags, generateTimeout time.Durati
 	return models, nil
 }
 
-// publicBase returns the base URL of images: the configured one, or easel's own
-// /images/ when it serves a local folder.
-func publicBase(configured, listenURL string) string {
-	if configured != "" {
-		if !strings.HasSuffix(configured, "/") {
-			configured += "/"
-		}
-		return configured
-	}
-	if listenURL == "" {
-		return ""
-	}
-	return strings.TrimSuffix(listenURL, "/") + "/images/"
-}
-
 // originOf returns scheme://host of a URL, for the page's Content-Security-Policy.
 func originOf(raw string) string {
 	u, err := url.Parse(raw)

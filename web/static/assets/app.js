@@ -136,10 +136,11 @@ class App {
 
   async loadModels() {
     try {
+      // OpenAI's list shape: {"object": "list", "data": [{id, ..., default}]}.
       const res = await this.client.models();
-      const list = res?.models || [];
+      const list = Array.isArray(res?.data) ? res.data : [];
       this.modelNames = new Map(list.map((m) => [m.id, m.name || m.id]));
-      this.form.setModels(list, res?.default);
+      this.form.setModels(list, list.find((m) => m.default)?.id);
       if (list.length === 0) this.form.showError("No models are configured on this server.", "");
     } catch (err) {
       if (!this.handleAuth(err)) this.form.showError("Could not load the list of models.", err.message);

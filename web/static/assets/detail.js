@@ -31,6 +31,9 @@ export class Detail {
       if (e.target === this.dialog) this.close(); // a click on the backdrop
     });
     this.dialog.addEventListener("close", () => {
+      // A close event can arrive after the view was opened again (close, then a quick
+      // open): it is stale then, and must not drop the image now shown.
+      if (this.dialog.open) return;
       const id = this.img?.id;
       this.img = null;
       $("detail-img").removeAttribute("src");
