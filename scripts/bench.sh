@@ -16,7 +16,9 @@
 #                   peak RSS at C=16 and C=64 on the emulated AWS path is a target)
 #   BENCH_REPEAT    runs of each load setup (default 3)
 #   BENCH_GO        0 skips the Go benchmarks (load tests only)
-#   BENCH_SETUPS    load setups to run (default "local local-tmpfs aws local-thumbs")
+#   BENCH_SETUPS    load setups to run (default "local local-tmpfs aws local-thumbs async")
+#   BENCH_ASYNC_RATE   jobs per second of the async setup (default 100): POST /v1/images with
+#                   Prefer: respond-async at that rate for $duration, its latency reported
 #
 # The machine has 2 cores, shared: every figure comes with the load average, and the
 # CPU time per image (of the server alone) is the figure to compare across runs.
@@ -31,7 +33,8 @@ duration=${BENCH_DURATION:-20s}
 clients=${BENCH_CLIENTS:-16}
 aws_clients=${BENCH_AWS_CLIENTS:-16 64}
 repeat=${BENCH_REPEAT:-3}
-setups=${BENCH_SETUPS:-local local-tmpfs aws local-thumbs}
+setups=${BENCH_SETUPS:-local local-tmpfs aws local-thumbs async}
+async_rate=${BENCH_ASYNC_RATE:-100}
 if [[ ${BENCH_QUICK:-} == 1 ]]; then
   count=1 benchtime=20x duration=5s repeat=1
 fi
@@ -114,6 +117,7 @@ step "build easel, the Bedrock fake and the load generator"
 go build -o "$out/bin/easel" ./cmd/easel
 go build -o "$out/bin/bedrock-fake" ./bedrock/bedrocktest/fakeserver
 go build -o "$out/bin/load" ./bench/load
+go build -o "$out/bin/jobload" ./internal/cmd/jobload
 
 step "services: dynalite, versitygw, the Bedrock fake (--fixed-image, zero latency)"
 # shellcheck source=scripts/services.sh
@@ -189,7 +193,39 @@ load_run() {
   rm -rf "$data"
 }
 
+# async_run RUN: a local server (SQLite catalog and queue, folder, the Bedrock fake);
+# jobs submitted with Prefer: respond-async at $async_rate a second for $duration by four
+# users; the POSTs' latency, then every job waited for and checked.
+async_run() {
+  local run=$1 data=$out/data-async keys port serve_pid secs n
+  secs=${duration%s}
+  n=$((async_rate * secs))
+  keys=$("$out/bin/easel" keys create --init --user a --data "$data" 2>/dev/null | tail -1)
+  for u in b c d; do keys+=,$("$out/bin/easel" keys create --user "$u" --data "$data" 2>/dev/null | tail -1); done
+  port=$(free_port)
+  "$out/bin/easel" serve --addr "127.0.0.1:$port" --data "$data" --model bedrock:core --thumbnails=false \
+    --user-rate=0 --user-concurrency=0 --user-queue=0 --max-inflight=64 --log-level warn \
+    >"$out/serve-async-$run.out" 2>"$out/serve-async-$run.log" &
+  serve_pid=$!
+  pids+=("$serve_pid")
+  wait_port "$port"
+  "$out/bin/jobload" submit -url "http://127.0.0.1:$port" -keys "$keys" -jobs "$n" -rate "$async_rate" \
+    >"$out/async-ids-$run" 2> >(tee "$out/async-$run.txt" >&2)
+  "$out/bin/jobload" wait -url "http://127.0.0.1:$port" -keys "$keys" -ids "$out/async-ids-$run" -timeout 5m |
+    tee -a "$out/async-$run.txt"
+  kill -TERM "$serve_pid"
+  wait "$serve_pid" || echo "easel serve (async) exited with $?" >&2
+  rm -rf "$data"
+}
+
 for setup in $setups; do
+  if [[ $setup == async ]]; then
+    for run in $(seq "$repeat"); do
+      step "async submissions: $async_rate jobs/s for $duration, run $run of $repeat"
+      async_run "$run"
+    done
+    continue
+  fi
   counts=$clients
   [[ $setup == aws ]] && counts=$aws_clients
   for c in $counts; do
@@ -221,6 +257,9 @@ step "summary"
           "\(.load_start)→\(.load_end)"] | @tsv' "$out/load.jsonl" |
     { printf 'setup\tclients\tgen/s\tp50ms\tp95ms\tp99ms\terrors\tsrv-cpu-ms/img\tsrv-cores\tpeak-RSS-MiB\tothers cpu-ms/img\tload\n'; cat; } |
     column -t -s $'\t'
+  echo
+  echo "### Async submissions (POST /v1/images, Prefer: respond-async, $async_rate jobs/s; target p99 < 20 ms)"
+  cat "$out"/async-*.txt 2>/dev/null || echo "(not run)"
   echo
   echo "### Peak RSS of the server on the emulated AWS path (VmHWM, MiB; target ≤ 125 at C=64)"
   jq -r 'select(.label | startswith("aws")) | "C=\(.clients)\tpeak RSS \(.server_hwm_mb|round) MiB\t\(.gen_per_s*10|round/10) gen/s\t\(.server_cpu_ms_per_image*100|round/100) cpu-ms/image"' "$out/load.jsonl" || true
