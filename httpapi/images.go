@@ -97,23 +97,32 @@ func setRateHeaders(w http.ResponseWriter, st service.RateStatus) {
 	h.Set("RateLimit-Policy", fmt.Sprintf("%d;w=%d;burst=%d", st.Limit, int(st.Window.Seconds()), st.Burst))
 }
 
-func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
+// pageQuery reads a list request's query string and its limit (0 when absent: the
+// default; an explicit 0 is out of range, not the default).
+func pageQuery(r *http.Request) (url.Values, int, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		s.writeError(w, r, easel.Errorf(easel.EInvalid, "The query string is malformed."))
-		return
+		return nil, 0, easel.Errorf(easel.EInvalid, "The query string is malformed.")
 	}
 	limit := 0
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			s.writeError(w, r, easel.ParamErrorf("limit", "limit must be a whole number."))
-			return
+			return nil, 0, easel.ParamErrorf("limit", "limit must be a whole number.")
 		}
 		if n == 0 {
-			n = -1 // explicit 0 is out of range, not "default"
+			n = -1
 		}
 		limit = n
+	}
+	return q, limit, nil
+}
+
+func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
+	q, limit, err := pageQuery(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	page, err := s.cfg.Service.ListImages(r.Context(), principalOf(r), limit, q.Get("cursor"))
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -184,22 +183,10 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	q, limit, err := pageQuery(r)
 	if err != nil {
-		s.writeError(w, r, easel.Errorf(easel.EInvalid, "The query string is malformed."))
+		s.writeError(w, r, err)
 		return
-	}
-	limit := 0
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			s.writeError(w, r, easel.ParamErrorf("limit", "limit must be a whole number."))
-			return
-		}
-		if n == 0 {
-			n = -1 // explicit 0 is out of range, not "default"
-		}
-		limit = n
 	}
 	var statuses []easel.JobStatus
 	for _, v := range q["status"] {
