@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/easelhq/easel/bedrock/bedrocktest"
 )
 
 // sseEvent is one event of a text/event-stream.
@@ -169,5 +171,34 @@ func TestJobRequestsRefused(t *testing.T) {
 	}
 	if r := c.do("GET", "/v1/webhooks/secret", s.key, nil); r.status != 200 || !strings.HasPrefix(r.json(t)["key"].(string), "whsec_") {
 		t.Errorf("GET webhook secret = %d %s", r.status, r.body)
+	}
+}
+
+// TestCancelQueuedJobCallsNoModel (issue 8, done when 5): a queued job canceled before
+// a worker takes it never reaches the model: the Bedrock fake's call count does not
+// move for it.
+func TestCancelQueuedJobCallsNoModel(t *testing.T) {
+	const core = "stability.stable-image-core-v1:1"
+	fake := bedrockFake(t, bedrocktest.WithSmallImages(), bedrocktest.WithLatency(time.Second))
+	base, key := startServer(t, "--model", "bedrock:core", "--workers", "1", "--user-concurrency", "0",
+		"--thumbnails=false")
+	c := &apiClient{t, base}
+	first := c.do("POST", "/v1/images", key, map[string]any{"prompt": "runs"}, "Prefer", "respond-async").json(t)
+	second := c.do("POST", "/v1/images", key, map[string]any{"prompt": "waits"}, "Prefer", "respond-async").json(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for fake.Calls(core) < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	r := c.do("POST", "/v1/jobs/"+second["id"].(string)+"/cancel", key, nil)
+	if r.status != http.StatusOK || r.json(t)["status"] != "canceled" {
+		t.Fatalf("cancel the queued job = %d %s, want 200 canceled", r.status, r.body)
+	}
+	done := c.do("GET", "/v1/jobs/"+first["id"].(string), key, nil, "Prefer", "wait=30").json(t)
+	if done["status"] != "succeeded" {
+		t.Fatalf("the first job = %v, want succeeded", done["status"])
+	}
+	time.Sleep(1500 * time.Millisecond) // a worker is free: were the canceled job still queued, it would run now
+	if n := fake.Calls(core); n != 1 {
+		t.Errorf("Bedrock calls = %d, want 1 (the canceled job never reached the model)", n)
 	}
 }
