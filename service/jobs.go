@@ -134,15 +134,29 @@ const maxCASRetries = 20
 // without a write (the job is returned with errSkip); another error ends it too.
 // Watchers in this process are woken after a write.
 func (s *Service) updateJob(ctx context.Context, id string, change func(j *easel.Job) error) (*easel.Job, error) {
+	return s.updateKnownJob(ctx, id, nil, change)
+}
+
+// updateKnownJob is updateJob starting from known, the job as this instance last wrote
+// or read it (nil: read it first). A worker holding a job's lease knows it, so its
+// writes cost one catalog call instead of two; if someone else wrote meanwhile (a
+// cancel), the compare-and-swap fails and the job is read again.
+func (s *Service) updateKnownJob(ctx context.Context, id string, known *easel.Job, change func(j *easel.Job) error) (*easel.Job, error) {
 	for range maxCASRetries {
-		j, err := s.catalog.LookupJob(ctx, id)
-		if err != nil {
-			return nil, err
+		j := known
+		known = nil
+		if j != nil {
+			j = j.Clone()
+		} else {
+			var err error
+			if j, err = s.catalog.LookupJob(ctx, id); err != nil {
+				return nil, err
+			}
 		}
 		if err := change(j); err != nil {
 			return j, err
 		}
-		err = s.catalog.UpdateJob(ctx, j)
+		err := s.catalog.UpdateJob(ctx, j)
 		if err == nil {
 			s.hub.changed(id)
 			return j, nil

@@ -96,13 +96,16 @@ func (s *Service) heartbeat(r *run, stop <-chan struct{}) {
 		case <-t.C:
 		}
 		until := s.now().Add(s.jobs.Lease)
-		j, err := s.updateJob(ctx, r.job.ID, func(j *easel.Job) error {
+		j, err := s.updateKnownJob(ctx, r.job.ID, r.job, func(j *easel.Job) error {
 			if j.Lease == nil || j.Lease.Token != r.token {
 				return errLeaseLost
 			}
 			j.Lease.Until = until
 			return nil
 		})
+		if err == nil {
+			r.job = j // the run's copy stays current (conclude runs after the heartbeat stops)
+		}
 		switch {
 		case errors.Is(err, errLeaseLost):
 			r.cancel(errLeaseLost)
@@ -236,7 +239,7 @@ func (s *Service) conclude(r *run, out outcome) *runResult {
 			jerr = jobError(easel.Errorf(easel.EContentPolicy, "The model's content filter removed every image."))
 		}
 	}
-	j, err := s.updateJob(ctx, r.job.ID, func(j *easel.Job) error {
+	j, err := s.updateKnownJob(ctx, r.job.ID, r.job, func(j *easel.Job) error {
 		if j.Lease == nil || j.Lease.Token != r.token {
 			return errLeaseLost
 		}
@@ -298,7 +301,7 @@ func (s *Service) imagesOf(j *easel.Job, out outcome) []*easel.Image {
 // to run again not before notBefore (by any worker).
 func (s *Service) handBack(ctx context.Context, r *run, out outcome, notBefore time.Time) (*easel.Job, error) {
 	now := s.now()
-	j, err := s.updateJob(ctx, r.job.ID, func(j *easel.Job) error {
+	j, err := s.updateKnownJob(ctx, r.job.ID, r.job, func(j *easel.Job) error {
 		if j.Lease == nil || j.Lease.Token != r.token {
 			return errLeaseLost
 		}
