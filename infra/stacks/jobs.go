@@ -130,17 +130,6 @@ func newJobs(s *mainStack) jobs {
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
 	})
-	// EventBridge publishes to the encrypted topic as itself: it needs the key to make
-	// the message's data key. Only on behalf of this account's rules.
-	j.key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("EventBridgePublishesToTheTopic"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
-		Resources:  jsii.Strings("*"),
-		Conditions: &map[string]interface{}{
-			"StringEquals": map[string]interface{}{"aws:SourceAccount": s.stack.Account()},
-		},
-	}), jsii.Bool(false))
 	j.topic = awssns.NewTopic(s.stack, jsii.String("JobNotifications"), &awssns.TopicProps{
 		DisplayName: jsii.String("Easel job notifications"),
 		MasterKey:   j.key,
@@ -156,6 +145,9 @@ func newJobs(s *mainStack) jobs {
 			Source:     jsii.Strings(EventSource),
 			DetailType: jsii.Strings(JobEventTypes()...),
 		},
+		// The SNS target also lets EventBridge publish to the topic (topic policy) and
+		// use its key (key policy: kms:Decrypt, kms:GenerateDataKey*), which it needs
+		// to publish to an encrypted topic as itself.
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(j.topic, nil)},
 	})
 	return j
