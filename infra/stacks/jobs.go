@@ -153,7 +153,7 @@ func newJobs(s *mainStack) jobs {
 	return j
 }
 
-// grantJobs gives the instance role exactly what the queue and events adapters use.
+// grant gives the instance role exactly what the queue and events adapters use.
 func (j jobs) grant(role awsiam.Role) {
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("JobQueue"),
