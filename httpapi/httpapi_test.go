@@ -101,7 +101,12 @@ func TestOriginSecret(t *testing.T) {
 		// ...but nothing else from loopback, and nothing from other peers.
 		{"/v1/models", "", "127.0.0.1:40000", 403},
 		{"/metrics", "", "127.0.0.1:40000", 403},
-		{"/readyz", "", "10.0.0.7:40000", 403},
+		// The ALB's health check: a private peer, no X-Forwarded-For (see
+		// TestReadyzForHealthChecker).
+		{"/readyz", "", "10.0.0.7:40000", 200},
+		{"/readyz", "", "[fd00:ec2::7]:40000", 200},
+		{"/v1/models", "", "10.0.0.7:40000", 403},
+		{"/readyz", "", "198.51.100.7:40000", 403},
 		{"/readyz", "", "not-an-address", 403},
 	} {
 		r := httptest.NewRequest("GET", tc.path, nil)
@@ -117,14 +122,53 @@ func TestOriginSecret(t *testing.T) {
 			t.Errorf("GET %s from %q with origin header %q = %d, want %d", tc.path, r.RemoteAddr, tc.header, w.Code, tc.want)
 		}
 	}
-	// A forwarded-for header does not make a remote peer local.
-	r := httptest.NewRequest("GET", "/readyz", nil)
-	r.RemoteAddr = "10.0.0.7:40000"
-	r.Header.Set("X-Forwarded-For", "127.0.0.1")
-	w := httptest.NewRecorder()
-	srv.ServeHTTP(w, r)
-	if w.Code != 403 {
-		t.Errorf("GET /readyz from 10.0.0.7 with X-Forwarded-For 127.0.0.1 = %d, want 403", w.Code)
+}
+
+// TestReadyzForHealthChecker: the ALB's health checker reaches /readyz without the
+// origin secret (a private peer, no X-Forwarded-For), so a draining instance leaves the
+// load balancer; a request forwarded through CloudFront and the ALB, which always
+// carries X-Forwarded-For, does not, whatever the header says.
+func TestReadyzForHealthChecker(t *testing.T) {
+	srv, _ := newServer(t, httpapi.Config{OriginSecret: "s3cr3t-generated-in-test"})
+	for _, tc := range []struct {
+		name, peer string
+		xff        []string // nil: no header
+		want       int
+	}{
+		{"ALB node, RFC 1918 10/8", "10.40.3.17:51234", nil, 200},
+		{"RFC 1918 172.16/12", "172.31.0.9:51234", nil, 200},
+		{"RFC 1918 192.168/16", "192.168.1.2:51234", nil, 200},
+		{"ULA", "[fd12:3456::1]:51234", nil, 200},
+		{"IPv4-mapped private", "[::ffff:10.40.3.17]:51234", nil, 200},
+		{"forwarded by the ALB", "10.40.3.17:51234", []string{"203.0.113.9"}, 403},
+		{"forwarded, claiming loopback", "10.40.3.17:51234", []string{"127.0.0.1"}, 403},
+		{"forwarded, empty header", "10.40.3.17:51234", []string{""}, 403},
+		{"public peer", "203.0.113.9:51234", nil, 403},
+		{"just outside 172.16/12", "172.32.0.1:51234", nil, 403},
+		{"link-local (instance metadata range)", "169.254.169.254:51234", nil, 403},
+		{"IPv6 link-local", "[fe80::1]:51234", nil, 403},
+		{"CGNAT", "100.64.0.1:51234", nil, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/readyz", nil)
+			r.RemoteAddr = tc.peer
+			if tc.xff != nil {
+				r.Header["X-Forwarded-For"] = tc.xff
+			}
+			w := httptest.NewRecorder()
+			srv.ServeHTTP(w, r)
+			if w.Code != tc.want {
+				t.Errorf("GET /readyz from %s, X-Forwarded-For %q = %d, want %d", tc.peer, tc.xff, w.Code, tc.want)
+			}
+			// Only /readyz: the API stays behind the secret for the same peer.
+			r = httptest.NewRequest("GET", "/v1/models", nil)
+			r.RemoteAddr = tc.peer
+			w = httptest.NewRecorder()
+			srv.ServeHTTP(w, r)
+			if w.Code != 403 {
+				t.Errorf("GET /v1/models from %s = %d, want 403", tc.peer, w.Code)
+			}
+		})
 	}
 }
 

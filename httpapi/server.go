@@ -217,16 +217,19 @@ func (s *Server) startGenerate(w http.ResponseWriter, r *http.Request, v any, as
 }
 
 // checkOrigin rejects requests that did not come through CloudFront, when configured.
-// Exempt are GET /healthz (the load balancer's check) and /readyz asked from the
-// instance itself (a loopback peer: the boot script's readiness check, which has no
-// business holding the secret). The peer is the TCP connection's, never a header.
+// Exempt are GET /healthz and /readyz asked by the instance itself (a loopback peer:
+// the boot script's readiness check, which has no business holding the secret) or by
+// the load balancer's health checker: a private peer (RFC 1918, ULA) whose request
+// carries no X-Forwarded-For. The ALB adds that header to every request it forwards,
+// so whatever came through CloudFront and the ALB has it; its health checks have
+// none. The peer is the TCP connection's, never a header.
 func (s *Server) checkOrigin(next http.Handler) http.Handler {
 	if s.cfg.OriginSecret == "" {
 		return next
 	}
 	secret := []byte(s.cfg.OriginSecret)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" && loopbackPeer(r.RemoteAddr) ||
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" && (loopbackPeer(r.RemoteAddr) || healthCheckPeer(r)) ||
 			subtle.ConstantTimeCompare([]byte(r.Header.Get(OriginHeader)), secret) == 1 {
 			next.ServeHTTP(w, r)
 			return
@@ -269,6 +272,20 @@ func (s *Server) apiRoutes(next http.Handler) http.Handler {
 }
 
 // loopbackPeer reports whether a request's RemoteAddr ("ip:port") is a loopback address.
+// healthCheckPeer reports whether r looks like a load balancer's health check: a
+// private peer address and no X-Forwarded-For header at all.
+func healthCheckPeer(r *http.Request) bool {
+	if _, forwarded := r.Header["X-Forwarded-For"]; forwarded {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsPrivate()
+}
+
 func loopbackPeer(remoteAddr string) bool {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {

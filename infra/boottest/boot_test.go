@@ -26,7 +26,9 @@ import (
 
 	"github.com/easelhq/easel/bedrock"
 	"github.com/easelhq/easel/bedrock/bedrocktest"
+	"github.com/easelhq/easel/eventbridge/eventbridgetest"
 	"github.com/easelhq/easel/infra/stacks"
+	"github.com/easelhq/easel/sqsqueue/sqstest"
 )
 
 // RequireEnv turns the boot test on. It needs root (namespaces, mounts, chroot),
@@ -44,9 +46,12 @@ const bootTimeout = time.Minute
 const (
 	dynamoAddr  = "127.0.0.1:8000"
 	bedrockAddr = "127.0.0.1:8001"
+	sqsAddr     = "127.0.0.1:8004"
+	eventsAddr  = "127.0.0.1:8005"
 	s3Port      = "9000"
 	s3Domain    = "s3.boottest.internal" // virtual-hosted buckets, as on AWS
 	remoteIP    = "198.51.100.7"         // an address that is not loopback: "the ALB"
+	albCheckIP  = "10.40.0.7"            // a private address: the ALB's health checker
 	account     = "123456789012"
 	region      = "us-east-1"
 	shimPath    = "/usr/lib/boottest/shim"
@@ -67,8 +72,9 @@ func TestMain(m *testing.M) {
 // scratch root, and checks what a deploy depends on: the script exits 0 and signals
 // success to CloudFormation; Easel runs under its unit (user, environment file,
 // sandboxing) and answers /readyz to the instance itself; through "the ALB" it
-// refuses requests without the origin secret and serves a generation with it; the
-// admin wrapper creates a key; stopping the unit drains a generation in flight and
+// refuses requests without the origin secret (but for the ALB's health check of
+// /readyz) and serves a generation with it, run as a job through the stack's queue,
+// its terminal event on the stack's bus; the admin wrapper creates a key; stopping the unit drains a generation in flight and
 // exits 0 within TimeoutStopSec. A LEGACY model only warns.
 func TestBoot(t *testing.T) {
 	if os.Getenv(RequireEnv) != "1" {
@@ -106,6 +112,12 @@ type world struct {
 	table    string
 	site     string
 	fake     *bedrocktest.Handler
+	queue    string // the job queue's name, and its dead-letter queue's
+	dlq      string
+	bus      string                            // the event bus's name
+	queues   map[string]map[string]interface{} // logical id -> the template's queue properties
+	sqs      *sqstest.Handler
+	events   *eventbridgetest.Handler
 	ak, sk   string
 	s3       *s3.Client
 	bootLog  []byte
@@ -152,8 +164,10 @@ func newWorld(t *testing.T) *world {
 			t.Errorf("sandbox cleanup: %v", err)
 		}
 	})
-	if err := sb.AddAddress(remoteIP + "/32"); err != nil {
-		t.Fatal(err)
+	for _, ip := range []string{remoteIP, albCheckIP} {
+		if err := sb.AddAddress(ip + "/32"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	w.startServices(t, tools)
 	w.prepareRoot(t, shim)
@@ -222,9 +236,28 @@ func (w *world) synthesize(t *testing.T) {
 	w.dep = Deployment{Region: region, Account: account, StackName: stacks.MainStackName,
 		Refs: map[string]string{}, Attrs: map[string]string{}}
 	var userData interface{}
+	w.queues = map[string]map[string]interface{}{}
 	for id, r := range w.tpl["Resources"].(map[string]interface{}) {
 		r := r.(map[string]interface{})
 		switch r["Type"] {
+		case "AWS::SQS::Queue":
+			// CloudFormation names a queue STACK-ID-RANDOM; Ref is its URL.
+			name := stacks.MainStackName + "-" + id + "-" + randomString(12, upperDigits)
+			w.dep.Refs[id] = "https://sqs." + region + ".amazonaws.com/" + account + "/" + name
+			w.dep.Attrs[id+".QueueName"] = name
+			w.dep.Attrs[id+".Arn"] = "arn:aws:sqs:" + region + ":" + sqstest.Account + ":" + name
+			w.queues[id], _ = r["Properties"].(map[string]interface{})
+			switch {
+			case strings.HasPrefix(id, "JobQueue"):
+				w.queue = name
+			case strings.HasPrefix(id, "JobDeadLetters"):
+				w.dlq = name
+			}
+		case "AWS::Events::EventBus":
+			w.bus = r["Properties"].(map[string]interface{})["Name"].(string)
+			w.dep.Refs[id] = w.bus
+			w.dep.Attrs[id+".Name"] = w.bus
+			w.dep.Attrs[id+".Arn"] = "arn:aws:events:" + region + ":" + account + ":event-bus/" + w.bus
 		case "AWS::DynamoDB::Table":
 			w.table = stacks.MainStackName + "-" + id + "-" + randomString(12, upperDigits)
 			w.dep.Refs[id] = w.table
@@ -247,8 +280,8 @@ func (w *world) synthesize(t *testing.T) {
 			userData = r["Properties"].(map[string]interface{})["LaunchTemplateData"].(map[string]interface{})["UserData"]
 		}
 	}
-	if userData == nil || w.asgID == "" || w.bucket == "" || w.table == "" {
-		t.Fatal("the template lacks the launch template, the Auto Scaling group, the image bucket or the table")
+	if userData == nil || w.asgID == "" || w.bucket == "" || w.table == "" || w.queue == "" || w.dlq == "" || w.bus == "" {
+		t.Fatal("the template lacks the launch template, the Auto Scaling group, the image bucket, the table, the job queues or the bus")
 	}
 	script, err := w.dep.Resolve(userData)
 	if err != nil {
@@ -269,11 +302,23 @@ func readJSON(t *testing.T, path string, v interface{}) {
 }
 
 // startServices starts, inside the sandbox's network, what the instance reaches on
-// AWS: DynamoDB (dynalite), S3 (versitygw, virtual-hosted buckets) and Bedrock (the
-// wire fake, runtime and control plane), then creates the table and the bucket
-// CloudFormation would have created.
+// AWS: DynamoDB (dynalite), S3 (versitygw, virtual-hosted buckets), Bedrock (the
+// wire fake, runtime and control plane), SQS and EventBridge (the wire fakes), then
+// creates the table, the bucket, the queues and the bus CloudFormation would have
+// created.
 func (w *world) startServices(t *testing.T, tools map[string]string) {
 	w.startEmulators(t, tools, s3Domain)
+
+	w.sqs = sqstest.NewHandler(w.ak, w.sk, sqstest.WithRegion(region))
+	for _, id := range w.queueOrder() {
+		name := w.dep.Attrs[id+".QueueName"]
+		if err := w.sqs.CreateQueue(name, w.queueAttributes(t, id)); err != nil {
+			t.Fatalf("create queue %s: %v", name, err)
+		}
+	}
+	serve(t, w.sb, sqsAddr, w.sqs)
+	w.events = eventbridgetest.NewHandler(w.ak, w.sk, eventbridgetest.WithRegion(region), eventbridgetest.WithBus(w.bus))
+	serve(t, w.sb, eventsAddr, w.events)
 
 	// A LEGACY model must not keep the instance from starting (issue 12, item 6).
 	w.fake = bedrocktest.NewHandler(w.ak, w.sk, bedrocktest.WithRegion(region), bedrocktest.WithSmallImages(),
@@ -311,6 +356,8 @@ func (w *world) instanceEnv() []string {
 		"AWS_ENDPOINT_URL_S3=http://" + s3Domain + ":" + s3Port,
 		"AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://" + bedrockAddr,
 		"AWS_ENDPOINT_URL_BEDROCK=http://" + bedrockAddr,
+		"AWS_ENDPOINT_URL_SQS=http://" + sqsAddr,
+		"AWS_ENDPOINT_URL_EVENTBRIDGE=http://" + eventsAddr,
 		"AWS_REGION=" + region,
 	}
 }
@@ -561,6 +608,11 @@ func (w *world) checkFiles(t *testing.T) {
 		"\nEASEL_CATALOG=dynamodb://" + w.table + "\n",
 		"\nEASEL_BLOB=s3://" + w.bucket + "?prefix=" + stacks.ImagePrefix + "\n",
 		"\nEASEL_PUBLIC_URL=https://" + w.site + "/" + stacks.ImagePrefix + "\n",
+		"\nEASEL_QUEUE=sqs://" + w.queue + "\n",
+		"\nEASEL_EVENTS=eventbridge://" + w.bus + "\n",
+		fmt.Sprintf("\nEASEL_JOB_LEASE=%ds\n", int(stacks.JobLease.Seconds())),
+		fmt.Sprintf("\nEASEL_JOB_MAX_ATTEMPTS=%d\n", stacks.JobMaxAttempts),
+		fmt.Sprintf("\nEASEL_DRAIN_DELAY=%ds\n", int(stacks.DrainDelay.Seconds())),
 	} {
 		if !strings.Contains("\n"+string(env), want) {
 			t.Errorf("%s lacks %q", stacks.EnvFilePath, strings.TrimSpace(strings.ReplaceAll(want, w.secret, "<secret>")))
@@ -684,6 +736,10 @@ func (w *world) checkOrigin(t *testing.T) {
 		{remoteIP, remote + "/readyz", nil, 403},
 		{remoteIP, remote + "/readyz", map[string]string{stacks.OriginHeader: "wrong"}, 403},
 		{remoteIP, remote + "/readyz", secret, 200},
+		// The ALB's health checker: a private peer without X-Forwarded-For.
+		{albCheckIP, remote + "/readyz", nil, 200},
+		{albCheckIP, remote + "/readyz", map[string]string{"X-Forwarded-For": "203.0.113.9"}, 403},
+		{albCheckIP, remote + "/v1/models", nil, 403},
 		{remoteIP, remote + "/v1/models", nil, 403},
 		{remoteIP, remote + "/v1/models", secret, 401},
 		{"", local + "/v1/models", nil, 403},
@@ -721,6 +777,75 @@ func (w *world) checkGenerate(t *testing.T) {
 		t.Errorf("the image is not in bucket %s under %s%s: %v", w.bucket, stacks.ImagePrefix, objKey, err)
 	}
 	w.key = key
+	w.checkJobEvent(t)
+}
+
+// checkJobEvent: the generation ran as a job through the queue the stack named (now
+// empty), and its terminal event reached the bus the stack named, as the rule expects.
+func (w *world) checkJobEvent(t *testing.T) {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var got []eventbridgetest.Event
+		for _, e := range w.events.Events() {
+			if e.Bus == w.bus && e.Source == stacks.EventSource && e.DetailType == stacks.JobEventTypes()[0] {
+				got = append(got, e)
+			}
+		}
+		stats := w.sqs.Stats(w.queue)
+		if len(got) == 1 && stats == (sqstest.QueueStats{}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("after the generation: %d %q events from %q on bus %s (of %d), queue %s holds %+v; want 1 and an empty queue",
+				len(got), stacks.JobEventTypes()[0], stacks.EventSource, w.bus, len(w.events.Events()), w.queue, stats)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if dead := w.sqs.Stats(w.dlq); dead != (sqstest.QueueStats{}) {
+		t.Errorf("dead-letter queue %s holds %+v", w.dlq, dead)
+	}
+}
+
+// queueOrder lists the template's queues, dead-letter queues first (a redrive policy
+// names an existing queue).
+func (w *world) queueOrder() []string {
+	var first, then []string
+	for id, p := range w.queues {
+		if p["RedrivePolicy"] == nil {
+			first = append(first, id)
+		} else {
+			then = append(then, id)
+		}
+	}
+	return append(first, then...)
+}
+
+// queueAttributes turns a queue's template properties into CreateQueue attributes, as
+// CloudFormation does; a property this test does not know fails it.
+func (w *world) queueAttributes(t *testing.T, id string) map[string]string {
+	attrs := map[string]string{}
+	for k, v := range w.queues[id] {
+		switch k {
+		case "MessageRetentionPeriod", "VisibilityTimeout", "ReceiveMessageWaitTimeSeconds", "SqsManagedSseEnabled":
+			if f, ok := v.(float64); ok {
+				attrs[k] = strconv.FormatFloat(f, 'f', -1, 64) // not 1.2096e+06
+			} else {
+				attrs[k] = fmt.Sprint(v)
+			}
+		case "RedrivePolicy":
+			p := v.(map[string]interface{})
+			target, err := w.dep.Resolve(p["deadLetterTargetArn"])
+			if err != nil {
+				t.Fatalf("%s RedrivePolicy: %v", id, err)
+			}
+			data, _ := json.Marshal(map[string]interface{}{"deadLetterTargetArn": target, "maxReceiveCount": p["maxReceiveCount"]})
+			attrs[k] = string(data)
+		default:
+			t.Fatalf("queue %s: property %s is new to the boot test; add it to queueAttributes", id, k)
+		}
+	}
+	return attrs
 }
 
 // createKey runs `easel keys create` through /usr/bin/easel, the wrapper an operator

@@ -161,6 +161,7 @@ type mainStack struct {
 	distribution awscloudfront.Distribution
 	cleanupFn    awslambda.Function
 	cleanupRole  awsiam.Role
+	jobs         jobs
 }
 
 // zone is the configured hosted zone, imported once.
@@ -193,6 +194,7 @@ func (s *mainStack) build() {
 			PasswordLength:     jsii.Number(48),
 		},
 	})
+	s.jobs = newJobs(s)
 	s.lb = newLoadBalancer(s, vpc, s.logs)
 	dist := newDistribution(s, s.lb, s.images, s.logs, s.originSecret.SecretValue().UnsafeUnwrap())
 	s.distribution = dist
@@ -224,4 +226,8 @@ func (s *mainStack) build() {
 	out("AlarmTopicArn", "SNS topic the alarms notify; subscribe to it", s.alarmTopic.TopicArn())
 	out("OriginSecretArn", "Secret holding the "+OriginHeader+" value", s.originSecret.SecretArn())
 	out("DashboardName", "CloudWatch dashboard", dash.DashboardName())
+	out("JobQueueUrl", "SQS job queue (EASEL_QUEUE)", s.jobs.queue.QueueUrl())
+	out("JobDeadLetterQueueUrl", "SQS dead-letter queue of the job queue", s.jobs.deadLetter.QueueUrl())
+	out("JobEventBusName", "EventBridge bus of the job events (EASEL_EVENTS)", s.jobs.bus.EventBusName())
+	out("JobNotificationTopicArn", "SNS topic of terminal job events; subscribe to it", s.jobs.topic.TopicArn())
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // OriginHeader is the header CloudFront adds to every request to the ALB; Easel
-// (EASEL_ORIGIN_SECRET) rejects requests without it, except GET /healthz and the
-// instance's own GET /readyz (from loopback, the boot script's readiness check).
+// (EASEL_ORIGIN_SECRET) rejects requests without it, except GET /healthz and GET
+// /readyz asked by the instance itself (loopback, the boot script's readiness check)
+// or by the ALB's health checker (a private peer, no X-Forwarded-For).
 const OriginHeader = "X-Origin-Verify"
 
 // originReadTimeout is CloudFront's wait for the ALB's answer; 60 s is the most

@@ -23,6 +23,10 @@ func CatalogActions() []string {
 	}
 }
 
+// HealthCheckPath is the target group's health check: Easel's readiness, which
+// answers 503 while the instance drains or cannot reach its dependencies.
+const HealthCheckPath = "/readyz"
+
 // compute is the instances' side of the stack.
 type compute struct {
 	role  awsiam.Role
@@ -49,6 +53,7 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 		Path: jsii.String(s.cfg.BinaryPath),
 	})
 	grantInstancePermissions(s, c.role, binary)
+	s.jobs.grant(c.role)
 
 	c.sg = awsec2.NewSecurityGroup(s.stack, jsii.String("InstanceSg"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
@@ -132,18 +137,23 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 	c.asg.ScaleOnCpuUtilization(jsii.String("CpuTracking"), &awsautoscaling.CpuUtilizationScalingProps{
 		TargetUtilizationPercent: jsii.Number(50),
 	})
+	s.jobs.scaleOnBacklog(s, c.asg)
 	c.group = lb.listener.AddTargets(jsii.String("Easel"), &elbv2.AddApplicationTargetsProps{
 		Port:                jsii.Number(AppPort),
 		Protocol:            elbv2.ApplicationProtocol_HTTP,
 		Targets:             &[]elbv2.IApplicationLoadBalancerTarget{c.asg},
 		DeregistrationDelay: awscdk.Duration_Seconds(jsii.Number(DrainTimeout.Seconds())),
+		// /readyz, not /healthz: a draining instance answers 503 and leaves the ALB
+		// before it closes its listener. Easel exempts the check from the origin
+		// secret for a private peer without X-Forwarded-For, which is what the ALB's
+		// health checker is (anything through CloudFront and the ALB carries one).
 		HealthCheck: &elbv2.HealthCheck{
-			Path:                    jsii.String("/healthz"),
+			Path:                    jsii.String(HealthCheckPath),
 			HealthyHttpCodes:        jsii.String("200"),
-			Interval:                awscdk.Duration_Seconds(jsii.Number(15)),
+			Interval:                awscdk.Duration_Seconds(jsii.Number(HealthCheckInterval.Seconds())),
 			Timeout:                 awscdk.Duration_Seconds(jsii.Number(5)),
 			HealthyThresholdCount:   jsii.Number(2),
-			UnhealthyThresholdCount: jsii.Number(3),
+			UnhealthyThresholdCount: jsii.Number(HealthCheckUnhealthy),
 		},
 	})
 
@@ -157,6 +167,8 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 		AssetURL:     *binary.S3ObjectUrl(),
 		LogGroup:     *s.appLogs.LogGroupName(),
 		DrainSeconds: int(DrainTimeout.Seconds()),
+		QueueName:    *s.jobs.queue.QueueName(),
+		EventBus:     *s.jobs.bus.EventBusName(),
 	}
 	userData.AddSignalOnExitCommand(c.asg)
 	userData.AddCommands(*jsii.Strings(settings.bootCommands()...)...)

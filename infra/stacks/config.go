@@ -27,6 +27,7 @@ const (
 	KeyBedrockEndpoint = "bedrockEndpoint"
 	KeyVpcOrigin       = "vpcOrigin"
 	KeyBinary          = "binary"
+	KeyNotifyEmail     = "notifyEmail"
 )
 
 // EnvName returns the environment variable that sets the context key, or "".
@@ -35,7 +36,7 @@ func EnvName(key string) string {
 	case KeyBinary:
 		return "EASEL_BINARY"
 	case KeyDomainName, KeyHostedZoneID, KeyHostedZoneName, KeyModels, KeyInstanceType,
-		KeyMinCapacity, KeyMaxCapacity, KeySpot, KeyNatGateways, KeyBedrockEndpoint, KeyVpcOrigin:
+		KeyMinCapacity, KeyMaxCapacity, KeySpot, KeyNatGateways, KeyBedrockEndpoint, KeyVpcOrigin, KeyNotifyEmail:
 		// domainName -> EASEL_CDK_DOMAIN_NAME, hostedZoneId -> EASEL_CDK_HOSTED_ZONE_ID
 		var b strings.Builder
 		b.WriteString("EASEL_CDK_")
@@ -87,6 +88,10 @@ type Config struct {
 	// CloudFront then reaches it over HTTPS, never plain HTTP.
 	VpcOrigin bool
 
+	// NotifyEmail, when set, subscribes this address to the job notification topic
+	// (terminal job events from the EventBridge bus); SNS asks it to confirm.
+	NotifyEmail string
+
 	BinaryPath string // linux/arm64 easel binary shipped as the S3 asset
 }
 
@@ -112,6 +117,7 @@ func LoadConfig(ctx Lookup, getenv func(string) string) (Config, error) {
 		Models:         splitList(orDefault(get(KeyModels), DefaultModels)),
 		InstanceTypes:  splitList(orDefault(get(KeyInstanceType), DefaultInstanceType)),
 		BinaryPath:     get(KeyBinary),
+		NotifyEmail:    get(KeyNotifyEmail),
 	}
 	if cfg.Account == "" {
 		cfg.Account = PlaceholderAccount
@@ -151,6 +157,7 @@ const (
 	gravitonPattern = `^[a-z]+[0-9]+[a-z]*g[a-z]*\.[a-z0-9]+$` // t4g, c7gn, m8g, r7gd, ...
 	accountPattern  = `^[0-9]{12}$`
 	regionPattern   = `^[a-z]{2}(-[a-z]+)+-[0-9]$`
+	emailPattern    = `^[^@\s,;<>"]+@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`
 )
 
 func matches(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
@@ -171,6 +178,9 @@ func (c Config) Validate() error {
 			"and without a domain it has no certificate, so the origin secret, API keys and prompts would "+
 			"cross the internet over plain HTTP; keep %s=true (the default) or give a domain (HTTPS to the ALB)",
 			KeyVpcOrigin, KeyDomainName, KeyHostedZoneID, KeyHostedZoneName, KeyVpcOrigin)
+	}
+	if c.NotifyEmail != "" && !matches(emailPattern, strings.ToLower(c.NotifyEmail)) {
+		return fmt.Errorf("%s: %q is not an email address such as ops@example.com", KeyNotifyEmail, c.NotifyEmail)
 	}
 	if len(c.Models) == 0 {
 		return fmt.Errorf("%s: give at least one Bedrock model id", KeyModels)

@@ -93,6 +93,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"zone id", with(stacks.KeyHostedZoneID, "example"), "zone id"},
 		// An internet-facing ALB without a domain would be plain HTTP from CloudFront.
 		{"public HTTP origin", map[string]string{stacks.KeyVpcOrigin: "false"}, "plain HTTP"},
+		{"email without domain", map[string]string{stacks.KeyNotifyEmail: "ops"}, "not an email address"},
+		{"two emails", map[string]string{stacks.KeyNotifyEmail: "a@example.com,b@example.com"}, "not an email address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,6 +106,10 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 	if _, err := stacks.LoadConfig(lookupFrom(domain), envFrom(nil)); err != nil {
 		t.Errorf("LoadConfig(%v) error = %v, want nil", domain, err)
+	}
+	env := map[string]string{"EASEL_CDK_NOTIFY_EMAIL": "Ops.Team+easel@Example.com"}
+	if cfg, err := stacks.LoadConfig(lookupFrom(nil), envFrom(env)); err != nil || cfg.NotifyEmail != env["EASEL_CDK_NOTIFY_EMAIL"] {
+		t.Errorf("LoadConfig(%v) = NotifyEmail %q, error %v; want the address", env, cfg.NotifyEmail, err)
 	}
 	if cfg, err := stacks.LoadConfig(lookupFrom(with(stacks.KeyVpcOrigin, "false")), envFrom(nil)); err != nil || cfg.VpcOrigin {
 		t.Errorf("LoadConfig(domain, vpcOrigin=false) = VpcOrigin %v, error %v; want a public HTTPS origin", cfg.VpcOrigin, err)
@@ -132,6 +138,7 @@ func TestEnvName(t *testing.T) {
 		stacks.KeyBedrockEndpoint: "EASEL_CDK_BEDROCK_ENDPOINT",
 		stacks.KeyVpcOrigin:       "EASEL_CDK_VPC_ORIGIN",
 		stacks.KeyBinary:          "EASEL_BINARY",
+		stacks.KeyNotifyEmail:     "EASEL_CDK_NOTIFY_EMAIL",
 		"unknown":                 "",
 	}
 	for key, want := range tests {

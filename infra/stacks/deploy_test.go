@@ -376,14 +376,14 @@ func TestStartupModelCheck(t *testing.T) {
 
 // TestDrainTimeouts: a scale-in or a rolling update waits for a generation in flight
 // (the generation timeout plus a margin, at the ALB and in Easel), and systemd waits
-// for Easel's drain before it kills it.
+// for Easel's drain delay and drain before it kills it.
 func TestDrainTimeouts(t *testing.T) {
 	gen := time.Duration(stacks.GenerateTimeoutSeconds) * time.Second
 	if stacks.DrainTimeout < gen+stacks.DrainMargin || stacks.DrainMargin < 5*time.Second {
 		t.Errorf("drain timeout %v, want at least the generation timeout %v plus a margin", stacks.DrainTimeout, gen)
 	}
-	if stacks.StopTimeout <= stacks.DrainTimeout {
-		t.Errorf("TimeoutStopSec %v <= drain timeout %v", stacks.StopTimeout, stacks.DrainTimeout)
+	if stacks.StopTimeout <= stacks.DrainDelay+stacks.DrainTimeout {
+		t.Errorf("TimeoutStopSec %v <= drain delay %v + drain timeout %v", stacks.StopTimeout, stacks.DrainDelay, stacks.DrainTimeout)
 	}
 	for _, v := range variants() {
 		t.Run(v.name, func(t *testing.T) {
@@ -391,6 +391,7 @@ func TestDrainTimeouts(t *testing.T) {
 			script := userData(t, s)
 			for _, w := range []string{
 				fmt.Sprintf("\nEASEL_DRAIN_TIMEOUT=%ds\n", int(stacks.DrainTimeout.Seconds())),
+				fmt.Sprintf("\nEASEL_DRAIN_DELAY=%ds\n", int(stacks.DrainDelay.Seconds())),
 				fmt.Sprintf("\nEASEL_GENERATE_TIMEOUT=%ds\n", int(gen.Seconds())),
 				fmt.Sprintf("\nTimeoutStopSec=%d\n", int(stacks.StopTimeout.Seconds())),
 			} {

@@ -262,13 +262,14 @@ func TestOutputsAndMonitoring(t *testing.T) {
 			}
 			tpl := s.template(t, stacks.MainStackName)
 			check(t, "dashboard", func() { tpl.ResourceCountIs(str("AWS::CloudWatch::Dashboard"), jsii.Number(1)) })
-			check(t, "alarms", func() { tpl.ResourceCountIs(str("AWS::CloudWatch::Alarm"), jsii.Number(4)) })
+			check(t, "alarms", func() { tpl.ResourceCountIs(str("AWS::CloudWatch::Alarm"), jsii.Number(7)) })
 			check(t, "throttle metric from the service log", func() {
 				tpl.HasResourceProperties(str("AWS::Logs::MetricFilter"), obj{
 					"FilterPattern": assertions.Match_StringLikeRegexp(str("ThrottlingException")),
 				})
 			})
-			want := []string{"HTTPCode_Target_5XX_Count", "TargetResponseTime", "UnHealthyHostCount", "BedrockThrottles"}
+			want := []string{"HTTPCode_Target_5XX_Count", "TargetResponseTime", "UnHealthyHostCount", "BedrockThrottles",
+				"ApproximateNumberOfMessagesVisible", "DeadLetteredJobs", "ApproximateAgeOfOldestMessage"}
 			var alarms string
 			for _, a := range s.resources(stacks.MainStackName, "AWS::CloudWatch::Alarm") {
 				alarms += flatten(a["Properties"])

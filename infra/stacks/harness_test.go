@@ -42,7 +42,7 @@ type variant struct {
 //     HTTP to an internal ALB;
 //   - domain: a domain in us-east-1 with vpcOrigin=false: a public ALB over HTTPS,
 //     still one stack;
-//   - full: every switch on, a domain in us-west-2 (a separate us-east-1 edge stack
+//   - full: every switch on (notifyEmail too), a domain in us-west-2 (a separate us-east-1 edge stack
 //     read through weak references), VPC origin over HTTPS.
 func variants() []variant {
 	return []variant{
@@ -68,6 +68,7 @@ func variants() []variant {
 			stacks.KeyMaxCapacity:     "6",
 			stacks.KeyNatGateways:     "2",
 			stacks.KeyBedrockEndpoint: "true",
+			stacks.KeyNotifyEmail:     "ops@example.com",
 		}, env: map[string]string{
 			"CDK_DEFAULT_ACCOUNT": "123456789012",
 			"CDK_DEFAULT_REGION":  "us-west-2",

@@ -95,11 +95,14 @@ func newMonitoring(s *mainStack, lb loadBalancer, c compute) awscloudwatch.Dashb
 		DimensionsMap: &map[string]*string{"AutoScalingGroupName": asgName},
 		Statistic:     jsii.String("Average"), Period: period,
 	})
+	jobMetrics := s.jobs.alarms(s)
 	return awscloudwatch.NewDashboard(s.stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		Widgets: &[]*[]awscloudwatch.IWidget{
 			{graph("Requests", requests), graph("5xx", target5xx, elb5xx, errorRate)},
 			{graph("Target response time (p90, s)", p90), graph("Hosts", healthy, unhealthy)},
 			{graph("Bedrock throttles and error log lines", throttles, errorLines), graph("Instances and CPU %", inService, cpu)},
+			{graph("Job queue: waiting messages, oldest (s)", jobMetrics[0], jobMetrics[1]),
+				graph("Dead letters: waiting, jobs failed", jobMetrics[2], jobMetrics[3])},
 		},
 	})
 }

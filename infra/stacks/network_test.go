@@ -121,7 +121,7 @@ func TestLoadBalancer(t *testing.T) {
 				tpl.HasResourceProperties(str("AWS::ElasticLoadBalancingV2::TargetGroup"), obj{
 					"Port":            float64(stacks.AppPort),
 					"Protocol":        "HTTP",
-					"HealthCheckPath": "/healthz",
+					"HealthCheckPath": stacks.HealthCheckPath,
 					"TargetGroupAttributes": arrayWith(obj{
 						"Key": "deregistration_delay.timeout_seconds", "Value": fmt.Sprint(stacks.DrainTimeout.Seconds()),
 					}),

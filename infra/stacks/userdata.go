@@ -27,10 +27,18 @@ const (
 	// rolling update cuts off a generation in flight (and bills a model call whose
 	// answer is lost).
 	DrainTimeout = GenerateTimeout + DrainMargin
-	// StopTimeout is systemd's TimeoutStopSec: above the drain timeout, so Easel
-	// finishes draining before systemd kills it, with room for the time Easel may
-	// spend answering /readyz 503 before it closes its listener.
-	StopTimeout = DrainTimeout + 30*time.Second
+	// HealthCheckInterval and HealthCheckUnhealthy are the target group's health
+	// check of /readyz: the ALB stops sending requests to an instance that answered
+	// 503 this many times in a row.
+	HealthCheckInterval  = 10 * time.Second
+	HealthCheckUnhealthy = 2
+	// DrainDelay is EASEL_DRAIN_DELAY: on SIGTERM Easel answers /readyz 503 but keeps
+	// serving this long, so that the ALB's health check has taken the instance out
+	// before the listener closes (two failed checks, plus a margin).
+	DrainDelay = HealthCheckInterval*HealthCheckUnhealthy + 5*time.Second
+	// StopTimeout is systemd's TimeoutStopSec: above the drain delay plus the drain
+	// timeout, so Easel finishes draining before systemd kills it.
+	StopTimeout = DrainDelay + DrainTimeout + 5*time.Second
 )
 
 // instanceSettings are the per-deployment values the boot script needs. Values may be
@@ -45,6 +53,8 @@ type instanceSettings struct {
 	AssetURL     string // s3://bucket/key of the binary
 	LogGroup     string
 	DrainSeconds int
+	QueueName    string // the SQS job queue (EASEL_QUEUE=sqs://NAME)
+	EventBus     string // the EventBridge bus (EASEL_EVENTS=eventbridge://NAME)
 }
 
 // GenerateTimeoutSeconds is GenerateTimeout in seconds (EASEL_GENERATE_TIMEOUT).
@@ -66,10 +76,17 @@ func (v instanceSettings) envFile() string {
 		"EASEL_MODELS=" + strings.Join(models, ","),
 		"EASEL_PUBLIC_URL=https://" + v.SiteHost + "/" + ImagePrefix,
 		fmt.Sprintf("EASEL_DRAIN_TIMEOUT=%ds", v.DrainSeconds),
+		fmt.Sprintf("EASEL_DRAIN_DELAY=%ds", int(DrainDelay.Seconds())),
 		// CloudFront gives the origin 60 s to answer: Easel answers first, with its own
 		// 504 model_timeout, rather than leaving the client CloudFront's bare 504.
 		fmt.Sprintf("EASEL_GENERATE_TIMEOUT=%ds", GenerateTimeoutSeconds),
 		fmt.Sprintf("EASEL_BEDROCK_TIMEOUT=%ds", GenerateTimeoutSeconds-5),
+		// Jobs: the queue's visibility timeout is the lease and its redrive count sits
+		// above the attempts (jobs.go), so Easel fails a job before SQS gives up on it.
+		"EASEL_QUEUE=sqs://" + v.QueueName,
+		"EASEL_EVENTS=eventbridge://" + v.EventBus,
+		fmt.Sprintf("EASEL_JOB_LEASE=%ds", int(JobLease.Seconds())),
+		fmt.Sprintf("EASEL_JOB_MAX_ATTEMPTS=%d", JobMaxAttempts),
 		"EASEL_CHECK_MODELS=true",
 		"EASEL_LOG_FORMAT=json",
 		"AWS_REGION=" + v.Region,
