@@ -30,7 +30,7 @@ func TestExpires(t *testing.T) {
 		expiry time.Duration
 		want   time.Time
 	}{
-		{time.Hour, time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC)},       // 14:07:41 down to a quarter hour
+		{time.Hour, time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC)},        // 14:07:41 down to a quarter hour
 		{4 * time.Second, time.Date(2026, 12, 4, 13, 7, 45, 0, time.UTC)}, // whole seconds
 		{time.Second, time.Date(2026, 12, 4, 13, 7, 42, 0, time.UTC)},
 	} {
