@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,9 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/chromedp/chromedp"
 
 	"github.com/easelhq/easel"
+	"github.com/easelhq/easel/cloudfrontcdn/cloudfronttest"
+	"github.com/easelhq/easel/internal/awstest"
+	"github.com/easelhq/easel/internal/secretstest"
 )
 
 // Private images on the local setup: every URL Easel answers with is signed and
@@ -221,6 +230,9 @@ func TestPrivateImagesFlags(t *testing.T) {
 		{"expiry below a second", []string{"--private-images", "--private-image-expiry", "500ms"}, nil, "--private-image-expiry"},
 		{"expiry negative from the environment", []string{"--private-images"}, map[string]string{"EASEL_PRIVATE_IMAGE_EXPIRY": "-1h"}, "--private-image-expiry"},
 		{"not a bool", nil, map[string]string{"EASEL_PRIVATE_IMAGES": "maybe"}, "EASEL_PRIVATE_IMAGES"},
+		{"key pair id without its secret", []string{"--private-images", "--blob", "s3://bucket", "--public-url", "https://cdn.example.com/images/", "--cloudfront-key-pair-id", "K1"}, nil, "--cloudfront-private-key-secret"},
+		{"secret from the environment without a key pair id", []string{"--private-images", "--blob", "s3://bucket", "--public-url", "https://cdn.example.com/images/"}, map[string]string{"EASEL_CLOUDFRONT_PRIVATE_KEY_SECRET": "arn:aws:secretsmanager:us-east-1:000000000000:secret:x"}, "--cloudfront-key-pair-id"},
+		{"CloudFront signing of a local folder", []string{"--private-images", "--cloudfront-key-pair-id", "K1", "--cloudfront-private-key-secret", "x"}, nil, "--blob s3://"},
 		{"a CDN URL with no way to sign it", []string{"--private-images", "--public-url", "https://cdn.example.com/images/", "--blob", "s3://bucket"}, map[string]string{"AWS_REGION": "us-east-1"}, "--private-images"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -281,4 +293,85 @@ func TestBrowserPrivateImages(t *testing.T) {
 		t.Errorf("unsigned %s loaded in the page", unsigned)
 	}
 	p.checkConsole()
+}
+
+// On AWS: S3 behind CloudFront, the private key in Secrets Manager. The edge fake
+// checks the canned-policy signatures with the public key of the trusted key group.
+func TestPrivateImagesCloudFront(t *testing.T) {
+	ak, sk := awstest.Credentials()
+	sm := secretstest.NewServer(t, secretstest.WithCredentials(ak, sk))
+	cfg := awstest.Config(t, awstest.S3(t), awstest.Endpoint{Var: "AWS_ENDPOINT_URL_SECRETS_MANAGER", URL: sm.URL()})
+	bucket := awstest.NewBucket(t, cfg)
+	s3c := awstest.S3Client(cfg)
+
+	key, err := rsa.GenerateKey(rand.Reader, 2048) // made at test time
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := sm.Put("easel/cloudfront-private-key", string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})))
+	const kid = "K3EXAMPLEKEYID"
+	edge := cloudfronttest.NewEdge(t, func(path string) ([]byte, string, bool) {
+		out, err := s3c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(strings.TrimPrefix(path, "/"))})
+		if err != nil {
+			return nil, "", false
+		}
+		defer out.Body.Close()
+		b, _ := io.ReadAll(out.Body)
+		return b, aws.ToString(out.ContentType), true
+	}, map[string]*rsa.PublicKey{kid: &key.PublicKey})
+
+	const expiry = 10 * time.Minute
+	s := startServerOn(t, t.TempDir(), "--blob", "s3://"+bucket+"?prefix=images/&use_path_style=true",
+		"--public-url", edge.URL()+"/images/", "--private-images", "--private-image-expiry", expiry.String(),
+		"--cloudfront-key-pair-id", kid, "--cloudfront-private-key-secret", arn, "--user-rate=0")
+	c := &apiClient{t: t, base: s.url}
+	img := c.generate(s.key, small("a lighthouse behind a CDN"))[0]
+	signed := img["url"].(string)
+	u, _ := url.Parse(signed)
+	q := u.Query()
+	if !strings.HasPrefix(signed, edge.URL()+"/images/") || q.Get("Key-Pair-Id") != kid || q.Get("Signature") == "" {
+		t.Fatalf("image URL %q: want a CloudFront signed URL on the edge for key %s", signed, kid)
+	}
+	exp, _ := strconv.ParseInt(q.Get("Expires"), 10, 64)
+	if left := time.Until(time.Unix(exp, 0)); left <= 0 || left > expiry {
+		t.Errorf("URL expires in %s, want within %s", left, expiry)
+	}
+	if st, _, body := getURL(t, signed); st != http.StatusOK || !bytes.HasPrefix(body, []byte("\x89PNG")) {
+		t.Errorf("GET signed %s at the edge = %d, want 200 and the PNG", signed, st)
+	}
+	unsigned := *u
+	unsigned.RawQuery = ""
+	if st, _, _ := getURL(t, unsigned.String()); st != http.StatusForbidden {
+		t.Errorf("GET unsigned at the edge = %d, want 403", st)
+	}
+	q.Set("Expires", strconv.FormatInt(exp+3600, 10))
+	longer := *u
+	longer.RawQuery = q.Encode()
+	if st, _, _ := getURL(t, longer.String()); st != http.StatusForbidden {
+		t.Errorf("GET with a later Expires at the edge = %d, want 403", st)
+	}
+	if n := sm.Calls(); n != 1 {
+		t.Errorf("GetSecretValue calls = %d, want 1 (read once at start)", n)
+	}
+	// The page may load images from the distribution.
+	if csp := pageCSP(t, s.url); !strings.Contains(csp, edge.URL()) {
+		t.Errorf("CSP = %q, want the distribution's origin in img-src", csp)
+	}
+}
+
+// A key that cannot be read stops the start, with the secret named.
+func TestPrivateImagesCloudFrontBadSecret(t *testing.T) {
+	ak, sk := awstest.Credentials()
+	sm := secretstest.NewServer(t, secretstest.WithCredentials(ak, sk))
+	awstest.Config(t, awstest.Endpoint{Var: "AWS_ENDPOINT_URL_SECRETS_MANAGER", URL: sm.URL()})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	missing := "arn:aws:secretsmanager:us-east-1:000000000000:secret:absent-abcdef"
+	var out, errOut bytes.Buffer
+	err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--blob", "s3://bucket?use_path_style=true",
+		"--public-url", "https://cdn.example.com/images/", "--private-images",
+		"--cloudfront-key-pair-id", "K1", "--cloudfront-private-key-secret", missing}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("serve with a missing secret = %v, want an error naming it", err)
+	}
 }

@@ -193,7 +193,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	blobs, access, err := privateImages(ctx, &c.private, blobs, local, cat)
+	blobs, access, err := privateImages(ctx, &c.private, blobs, local, cat, &aws)
 	if err != nil {
 		return err
 	}
