@@ -39,7 +39,7 @@ const maxBody = 64 << 10
 
 type secret struct {
 	arn, name, version, value string
-	created               time.Time
+	created                   time.Time
 }
 
 // Server is the fake on a loopback port. It is safe for concurrent use.
