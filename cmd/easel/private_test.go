@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -361,9 +362,9 @@ func TestPrivateImagesCloudFront(t *testing.T) {
 
 // A key that cannot be read stops the start, with the secret named.
 func TestPrivateImagesCloudFrontBadSecret(t *testing.T) {
-	ak, sk := awstest.Credentials()
-	sm := secretstest.NewServer(t, secretstest.WithCredentials(ak, sk))
-	awstest.Config(t, awstest.Endpoint{Var: "AWS_ENDPOINT_URL_SECRETS_MANAGER", URL: sm.URL()})
+	awstest.Config(t)
+	sm := secretstest.NewServer(t, secretstest.WithCredentials(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")))
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	missing := "arn:aws:secretsmanager:us-east-1:000000000000:secret:absent-abcdef"

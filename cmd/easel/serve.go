@@ -43,6 +43,7 @@ type serveConfig struct {
 	bootstrap  bool
 	memLimit   string
 	private    privateFlags
+	cdn        cdnFlags
 }
 
 const serveAbout = `Runs the service: the JSON API under /v1, the page at /, images under /images/ when they
@@ -61,6 +62,7 @@ func (c *serveConfig) bind(f *envFlags) {
 	c.models.bind(f)
 	c.jobs.bind(f)
 	c.private.bind(f)
+	c.cdn.bind(f)
 	f.Float(&c.limits.UserRate, "user-rate", "EASEL_USER_RATE", d.UserRate, "generation requests per minute per user, on each instance: N instances allow up to N times this (0: unlimited)")
 	f.Int(&c.limits.UserBurst, "user-burst", "EASEL_USER_BURST", d.UserBurst, "burst of generation requests per user, on each instance (0: a sixth of the rate, at least 1; N instances: N times this)")
 	f.Int(&c.limits.UserConcurrency, "user-concurrency", "EASEL_USER_CONCURRENCY", d.UserConcurrency, "generations in progress per user, on each instance: N instances allow up to N times this (0: unlimited)")
@@ -117,6 +119,9 @@ func (c *serveConfig) check() error {
 		return err
 	}
 	if err := c.private.check(c.stores.blobURL(), c.publicURL); err != nil {
+		return err
+	}
+	if err := c.cdn.check(c.publicURL); err != nil {
 		return err
 	}
 	return c.models.validate()
@@ -197,6 +202,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	blobs, flushInvalidations, err := invalidateDeletes(ctx, &c.cdn, blobs, c.publicURL, &aws, log)
+	if err != nil {
+		return err
+	}
+	defer flushInvalidations() // after the drain: deletes made meanwhile are sent too
 	models, err := openModels(ctx, &c.models, c.limits.GenerateTimeout, &aws, log)
 	if err != nil {
 		return err
