@@ -79,7 +79,10 @@ func jobsProxy(t *testing.T, target string, dropAfter int) (string, *proxyLog) {
 			case sc.Text() == "" && inEvent:
 				inEvent = false
 				if events++; events == dropAfter {
-					panic(http.ErrAbortHandler) // the connection breaks
+					// The connection breaks once the client had time to read what came
+					// (a reader may drop data it had not read when the stream errs).
+					time.Sleep(300 * time.Millisecond)
+					panic(http.ErrAbortHandler)
 				}
 			}
 		}
