@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -334,4 +335,56 @@ func TestJobsCommandLine(t *testing.T) {
 			t.Errorf("easel %s = %v, %q", strings.Join(args, " "), err, stdout)
 		}
 	}
+}
+
+// TestQueuePositionIsThePlaceInLine: queue_position is 1 + the jobs still queued
+// ahead (1: next), in GET /v1/jobs/{id}, the 202 answer, and the last event of a
+// queued job's stream; it moves up when a job ahead is canceled.
+func TestQueuePositionIsThePlaceInLine(t *testing.T) {
+	bedrockFake(t, bedrocktest.WithSmallImages(), bedrocktest.WithLatency(3*time.Second))
+	s := startServerOn(t, t.TempDir(), "--model", "bedrock:core", "--workers", "1", "--user-concurrency", "0", "--thumbnails=false")
+	api := &apiClient{t, s.url}
+	submit := func(prompt string) map[string]any {
+		r := api.do("POST", "/v1/images", s.key, map[string]any{"prompt": prompt}, "Prefer", "respond-async")
+		if r.status != http.StatusAccepted {
+			t.Fatalf("POST = %d %s", r.status, r.body)
+		}
+		return r.json(t)
+	}
+	submit("runs")
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) { // the worker takes the first job
+		if r := api.do("GET", "/v1/jobs?status=running", s.key, nil); strings.Contains(string(r.body), `"running"`) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b := submit("second")
+	time.Sleep(5 * time.Millisecond) // a later queued_at
+	c := submit("third")
+	if b["queue_position"] != 1.0 || c["queue_position"] != 2.0 {
+		t.Errorf("202 queue_position = %v, %v; want 1 and 2", b["queue_position"], c["queue_position"])
+	}
+	position := func(id string) any { return api.do("GET", "/v1/jobs/"+id, s.key, nil).json(t)["queue_position"] }
+	if got := position(c["id"].(string)); got != 2.0 {
+		t.Errorf("GET third queue_position = %v, want 2", got)
+	}
+	// The stream's last event of the queued job carries the position.
+	cl, _ := newClient(s.url, s.key, nil)
+	var first map[string]any
+	stop := errors.New("stop")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := cl.follow(ctx, c["id"].(string), 0, func(ev streamEvent) error {
+		_ = json.Unmarshal(ev.data, &first)
+		return stop
+	})
+	if !errors.Is(err, stop) || first["status"] != "queued" || first["queue_position"] != 2.0 {
+		t.Errorf("first event of the queued job = %v (%v), want queued with queue_position 2", first, err)
+	}
+	api.do("POST", "/v1/jobs/"+b["id"].(string)+"/cancel", s.key, nil)
+	if got := position(c["id"].(string)); got != 1.0 {
+		t.Errorf("queue_position after the job ahead was canceled = %v, want 1", got)
+	}
+	api.do("POST", "/v1/jobs/"+c["id"].(string)+"/cancel", s.key, nil)
 }
