@@ -13,6 +13,8 @@ const $ = (id) => document.getElementById(id);
 
 /** How long a canceled job stays in the list, saying so. */
 const CANCELED_SHOWN_MS = 5000;
+/** How often the places of queued jobs are read again (no event comes as a job moves up). */
+const POSITION_EVERY_MS = 5000;
 
 function ordinalPlace(pos) {
   return pos === 1 ? "next in line" : `${pos} in line`;
@@ -34,6 +36,7 @@ export class Jobs {
     this.available = true; // false once the server said it runs no queue
     this.generation = 0;
     this.timer = 0;
+    this.positionTimer = 0;
   }
 
   /**
@@ -88,6 +91,8 @@ export class Jobs {
   /** Stops following every job (sign-out); the jobs go on on the server. */
   reset() {
     this.generation++;
+    clearTimeout(this.positionTimer);
+    this.positionTimer = 0;
     for (const e of this.entries.values()) e.stop();
     this.entries.clear();
     this.list.replaceChildren();
@@ -163,6 +168,7 @@ export class Jobs {
     switch (j.status) {
       case "queued":
         e.status.textContent = j.queue_position ? `Queued · ${ordinalPlace(j.queue_position)}` : "Queued";
+        this.schedulePositions();
         break;
       case "running":
         e.status.textContent = "Running";
@@ -191,6 +197,27 @@ export class Jobs {
       e.status.textContent = `Running · ${Math.floor(s)} s`;
     }
     if (running) this.timer = setTimeout(() => this.tick(), 1000);
+  }
+
+  /** Reads the places of the queued jobs again in a while, and so on while there are any. */
+  schedulePositions() {
+    if (this.positionTimer) return;
+    const gen = this.generation;
+    this.positionTimer = setTimeout(async () => {
+      const queued = [...this.entries.values()].filter((e) => e.job.status === "queued");
+      await Promise.all(queued.map(async (e) => {
+        try {
+          const job = await this.hooks.client().request("GET", `/v1/jobs/${encodeURIComponent(e.job.id)}`);
+          const current = gen === this.generation && this.entries.get(e.job.id) === e;
+          if (current && e.job.status === "queued" && job?.status === "queued" && !e.cancel.disabled) this.show(e, job);
+        } catch {
+          // The job's stream says what matters (an end, a sign-out).
+        }
+      }));
+      if (gen !== this.generation) return;
+      this.positionTimer = 0;
+      if ([...this.entries.values()].some((e) => e.job.status === "queued")) this.schedulePositions();
+    }, POSITION_EVERY_MS);
   }
 
   async cancel(e) {
