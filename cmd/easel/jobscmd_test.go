@@ -412,3 +412,16 @@ func TestQueuePositionIsThePlaceInLine(t *testing.T) {
 		t.Errorf("jobs wait of the canceled job = %v", err)
 	}
 }
+
+// TestGenerateSavesPrivateImages: with --private-images the URLs the job's events
+// carry are signed, and generate saves the images through them.
+func TestGenerateSavesPrivateImages(t *testing.T) {
+	s := startServerOn(t, t.TempDir(), "--private-images", "--thumbnails=false")
+	stdout, stderr, err := runCmd(t, "generate", "--key", s.key, "--server", s.url, "--size", "256x256", "--out", t.TempDir(), "a locked box")
+	if err != nil || len(savedFiles(t, stdout)) != 1 {
+		t.Fatalf("generate with private images = %v, %q %q", err, stdout, stderr)
+	}
+	if _, url, _ := strings.Cut(stdout, "\t"); !strings.Contains(url, "?") {
+		t.Errorf("image URL %q, want a signed one", url)
+	}
+}
