@@ -103,6 +103,12 @@ func TestBrowserJobs(t *testing.T) {
 		if got := jobsShown(); len(got) != 3 || got[0].ID != behind || got[1].ID != queued || got[2].ID != running {
 			t.Errorf("In progress after a reload = %+v, want all three, newest first", got)
 		}
+		checkAccessibleNames(p)
+		p.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Sleep(200*time.Millisecond))
+		if w := evalJS[int](p, `document.documentElement.scrollWidth`); w > 390 {
+			t.Errorf("at 390px with jobs in progress the page is %dpx wide: it scrolls sideways", w)
+		}
+		p.do(chromedp.EmulateViewport(1280, 800), chromedp.Sleep(200*time.Millisecond))
 		shot := runAction(p, chromedp.CaptureScreenshot())
 		path := filepath.Join(artifactDir(t), "screenshot-jobs.png")
 		if err := os.WriteFile(path, shot, 0o644); err != nil {
@@ -140,6 +146,22 @@ func TestBrowserJobs(t *testing.T) {
 		if n := fake.Calls(core); n != 1 {
 			t.Errorf("model calls = %d, want 1 (the canceled jobs never ran)", n)
 		}
+	})
+
+	step("a server without a job queue is asked in one request", func(t *testing.T) {
+		base2, key2 := startServer(t, "--queue", "none", "--thumbnails=false")
+		tab, cancel := chromedp.NewContext(p.ctx)
+		defer cancel()
+		q := newPage(t, tab)
+		q.do(chromedp.Navigate(base2 + "/#key=" + key2))
+		q.do(chromedp.WaitVisible(byLabel("Prompt")))
+		q.waitJS(`document.querySelectorAll("#model option").length > 0`)
+		q.do(chromedp.SendKeys(byLabel("Prompt"), "made at once"+kb.Enter))
+		q.waitNewestTile("made at once")
+		if !evalJS[bool](q, `document.getElementById("jobs").hidden && document.getElementById("gen-error").hidden`) {
+			t.Errorf("without a queue: In progress shown or an error: %q", q.text("gen-error"))
+		}
+		q.checkConsole()
 	})
 
 	p.t = t
