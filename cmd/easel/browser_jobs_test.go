@@ -124,6 +124,10 @@ func TestBrowserJobs(t *testing.T) {
 	step("Cancel cancels a queued job on the server", func(t *testing.T) {
 		p.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#job-list li[data-id=%q] button`, queued))))
 		waitJob(second, "Canceled")
+		p.waitJS(`document.getElementById("toast").textContent === "Job canceled."`)
+		if got := evalJS[string](p, `document.activeElement?.id || ""`); got != "prompt" {
+			t.Errorf("after Cancel the focus is on %q, want the prompt (the button is gone)", got)
+		}
 		var job struct{ Status string }
 		if api.get("/v1/jobs/"+queued, &job); job.Status != "canceled" {
 			t.Errorf("the job on the server is %q, want canceled", job.Status)

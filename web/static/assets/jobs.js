@@ -26,6 +26,7 @@ export class Jobs {
    *   onImage: (img: object, own: boolean) => void,
    *   onPending: () => () => void,
    *   onDone: (job: object, own: boolean, images: number, ms: number) => void,
+   *   onNote: (message: string) => void,
    *   onError: (err: Error) => boolean}} hooks
    */
   constructor(hooks) {
@@ -152,9 +153,11 @@ export class Jobs {
       case "job.failed":
         this.finish(e);
         this.fail(e, `Failed: ${ev.data.error?.message || "the job could not be completed."}`);
+        this.hooks.onNote(`A job failed: ${ev.data.error?.message || "it could not be completed."}`);
         break;
       case "job.canceled":
         this.finish(e);
+        this.hooks.onNote(`Job canceled${e.images ? `; ${e.images} image${e.images === 1 ? "" : "s"} kept` : ""}.`);
         setTimeout(() => this.remove(e), CANCELED_SHOWN_MS);
         break;
     }
@@ -209,7 +212,7 @@ export class Jobs {
         try {
           const job = await this.hooks.client().request("GET", `/v1/jobs/${encodeURIComponent(e.job.id)}`);
           const current = gen === this.generation && this.entries.get(e.job.id) === e;
-          if (current && e.job.status === "queued" && job?.status === "queued" && !e.cancel.disabled) this.show(e, job);
+          if (current && e.job.status === "queued" && job?.status === "queued" && !e.canceling) this.show(e, job);
         } catch {
           // The job's stream says what matters (an end, a sign-out).
         }
@@ -221,7 +224,10 @@ export class Jobs {
   }
 
   async cancel(e) {
-    e.cancel.disabled = true;
+    // Not disabled: a disabled button would drop the focus.
+    if (e.canceling) return;
+    e.canceling = true;
+    e.cancel.setAttribute("aria-disabled", "true");
     e.status.textContent = "Canceling…";
     try {
       const job = await this.hooks.client().request("POST", `/v1/jobs/${encodeURIComponent(e.job.id)}/cancel`);
@@ -230,7 +236,8 @@ export class Jobs {
       if (this.hooks.onError(err)) return;
       // 409: it ended meanwhile; its stream says how.
       if (!(err instanceof ApiError && err.status === 409)) {
-        e.cancel.disabled = false;
+        e.canceling = false;
+        e.cancel.removeAttribute("aria-disabled");
         this.show(e, e.job);
         e.status.textContent += ` · could not cancel: ${err.message}`;
       }
@@ -241,6 +248,8 @@ export class Jobs {
   finish(e) {
     e.stop();
     for (const remove of e.pending.splice(0)) remove();
+    // The focus must not vanish with the button.
+    if (document.activeElement === e.cancel) $("prompt").focus();
     e.cancel.hidden = true;
   }
 
@@ -254,6 +263,7 @@ export class Jobs {
 
   remove(e) {
     if (this.entries.get(e.job.id) !== e) return;
+    if (e.li.contains(document.activeElement)) $("prompt").focus();
     this.entries.delete(e.job.id);
     e.li.remove();
     this.update();
