@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -273,6 +274,42 @@ func (s *saver) save(ctx context.Context, img clientImage) error {
 func followJob(ctx context.Context, c *easelClient, id string, s *saver, stderr io.Writer, shown string) error {
 	start := time.Now()
 	var final *clientJob
+	var mu sync.Mutex // shown, status
+	status := ""
+	say := func(line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if line != shown {
+			fmt.Fprintln(stderr, line)
+			shown = line
+		}
+	}
+	// No event comes while a job moves up the queue: its place is read every
+	// positionEvery while it is queued.
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		t := time.NewTicker(positionEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-pollCtx.Done():
+				return
+			case <-t.C:
+			}
+			mu.Lock()
+			queued := status == "queued"
+			mu.Unlock()
+			if !queued {
+				continue
+			}
+			if j, err := c.job(pollCtx, http.MethodGet, "/v1/jobs/"+id); err == nil && j.Status == "queued" && pollCtx.Err() == nil {
+				say(statusLine(j))
+			}
+		}
+	}()
+	defer func() { stopPoll(); <-polled }()
 	err := c.follow(ctx, id, 0, func(ev streamEvent) error {
 		if ev.typ == "image.ready" {
 			var img clientImage
@@ -288,15 +325,17 @@ func followJob(ctx context.Context, c *easelClient, id string, s *saver, stderr 
 		if err := json.Unmarshal(ev.data, &job); err != nil {
 			return fmt.Errorf("unexpected %s event: %w", ev.typ, err)
 		}
-		if line := statusLine(&job); line != shown {
-			fmt.Fprintln(stderr, line)
-			shown = line
-		}
+		mu.Lock()
+		status = job.Status
+		mu.Unlock()
+		say(statusLine(&job))
 		if terminalEvent(ev.typ) {
 			final = &job
 		}
 		return nil
 	})
+	stopPoll()
+	<-polled
 	if err != nil {
 		if ctx.Err() != nil {
 			why := "stopped following"
@@ -328,6 +367,10 @@ func followJob(ctx context.Context, c *easelClient, id string, s *saver, stderr 
 	}
 	return nil
 }
+
+// positionEvery is how often a queued job's place in the queue is read while it is
+// followed.
+var positionEvery = 5 * time.Second
 
 // statusLine is what a person sees of a job's state.
 func statusLine(j *clientJob) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -382,9 +383,45 @@ func TestQueuePositionIsThePlaceInLine(t *testing.T) {
 	if !errors.Is(err, stop) || first["status"] != "queued" || first["queue_position"] != 2.0 {
 		t.Errorf("first event of the queued job = %v (%v), want queued with queue_position 2", first, err)
 	}
+	// jobs wait shows the place as it changes.
+	defer func(d time.Duration) { positionEvery = d }(positionEvery)
+	positionEvery = 50 * time.Millisecond
+	stderr := &syncBuffer{}
+	waited := make(chan error, 1)
+	go func() {
+		waited <- run(context.Background(), []string{"jobs", "wait", c["id"].(string), "--key", s.key, "--server", s.url, "--out", t.TempDir()}, io.Discard, stderr)
+	}()
+	waitFor := func(text string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(stderr.String(), text) {
+			if time.Now().After(deadline) {
+				t.Fatalf("jobs wait printed %q, want %q", stderr.String(), text)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("queued, position 2")
 	api.do("POST", "/v1/jobs/"+b["id"].(string)+"/cancel", s.key, nil)
 	if got := position(c["id"].(string)); got != 1.0 {
 		t.Errorf("queue_position after the job ahead was canceled = %v, want 1", got)
 	}
+	waitFor("queued, position 1")
 	api.do("POST", "/v1/jobs/"+c["id"].(string)+"/cancel", s.key, nil)
+	if err := <-waited; err == nil || !strings.Contains(err.Error(), "was canceled") {
+		t.Errorf("jobs wait of the canceled job = %v", err)
+	}
+}
+
+// TestGenerateSavesPrivateImages: with --private-images the URLs the job's events
+// carry are signed, and generate saves the images through them.
+func TestGenerateSavesPrivateImages(t *testing.T) {
+	s := startServerOn(t, t.TempDir(), "--private-images", "--thumbnails=false")
+	stdout, stderr, err := runCmd(t, "generate", "--key", s.key, "--server", s.url, "--size", "256x256", "--out", t.TempDir(), "a locked box")
+	if err != nil || len(savedFiles(t, stdout)) != 1 {
+		t.Fatalf("generate with private images = %v, %q %q", err, stdout, stderr)
+	}
+	if _, url, _ := strings.Cut(stdout, "\t"); !strings.Contains(url, "?") {
+		t.Errorf("image URL %q, want a signed one", url)
+	}
 }

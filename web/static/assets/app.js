@@ -36,6 +36,7 @@ class App {
         const took = ms < 1000 ? `${Math.max(1, Math.round(ms))} ms` : `${(ms / 1000).toFixed(1)} s`;
         this.toast(`${n === 1 ? "Image" : `${n} images`} ready${own ? ` in ${took}` : ""}.`);
       },
+      onNote: (message) => this.toast(message),
       onError: (err) => this.handleAuth(err),
     });
     this.detail = new Detail({

@@ -13,6 +13,8 @@ const $ = (id) => document.getElementById(id);
 
 /** How long a canceled job stays in the list, saying so. */
 const CANCELED_SHOWN_MS = 5000;
+/** How often the places of queued jobs are read again (no event comes as a job moves up). */
+const POSITION_EVERY_MS = 5000;
 
 function ordinalPlace(pos) {
   return pos === 1 ? "next in line" : `${pos} in line`;
@@ -24,6 +26,7 @@ export class Jobs {
    *   onImage: (img: object, own: boolean) => void,
    *   onPending: () => () => void,
    *   onDone: (job: object, own: boolean, images: number, ms: number) => void,
+   *   onNote: (message: string) => void,
    *   onError: (err: Error) => boolean}} hooks
    */
   constructor(hooks) {
@@ -34,6 +37,7 @@ export class Jobs {
     this.available = true; // false once the server said it runs no queue
     this.generation = 0;
     this.timer = 0;
+    this.positionTimer = 0;
   }
 
   /**
@@ -88,6 +92,8 @@ export class Jobs {
   /** Stops following every job (sign-out); the jobs go on on the server. */
   reset() {
     this.generation++;
+    clearTimeout(this.positionTimer);
+    this.positionTimer = 0;
     for (const e of this.entries.values()) e.stop();
     this.entries.clear();
     this.list.replaceChildren();
@@ -147,9 +153,11 @@ export class Jobs {
       case "job.failed":
         this.finish(e);
         this.fail(e, `Failed: ${ev.data.error?.message || "the job could not be completed."}`);
+        this.hooks.onNote(`A job failed: ${ev.data.error?.message || "it could not be completed."}`);
         break;
       case "job.canceled":
         this.finish(e);
+        this.hooks.onNote(`Job canceled${e.images ? `; ${e.images} image${e.images === 1 ? "" : "s"} kept` : ""}.`);
         setTimeout(() => this.remove(e), CANCELED_SHOWN_MS);
         break;
     }
@@ -163,6 +171,7 @@ export class Jobs {
     switch (j.status) {
       case "queued":
         e.status.textContent = j.queue_position ? `Queued · ${ordinalPlace(j.queue_position)}` : "Queued";
+        this.schedulePositions();
         break;
       case "running":
         e.status.textContent = "Running";
@@ -193,8 +202,32 @@ export class Jobs {
     if (running) this.timer = setTimeout(() => this.tick(), 1000);
   }
 
+  /** Reads the places of the queued jobs again in a while, and so on while there are any. */
+  schedulePositions() {
+    if (this.positionTimer) return;
+    const gen = this.generation;
+    this.positionTimer = setTimeout(async () => {
+      const queued = [...this.entries.values()].filter((e) => e.job.status === "queued");
+      await Promise.all(queued.map(async (e) => {
+        try {
+          const job = await this.hooks.client().request("GET", `/v1/jobs/${encodeURIComponent(e.job.id)}`);
+          const current = gen === this.generation && this.entries.get(e.job.id) === e;
+          if (current && e.job.status === "queued" && job?.status === "queued" && !e.canceling) this.show(e, job);
+        } catch {
+          // The job's stream says what matters (an end, a sign-out).
+        }
+      }));
+      if (gen !== this.generation) return;
+      this.positionTimer = 0;
+      if ([...this.entries.values()].some((e) => e.job.status === "queued")) this.schedulePositions();
+    }, POSITION_EVERY_MS);
+  }
+
   async cancel(e) {
-    e.cancel.disabled = true;
+    // Not disabled: a disabled button would drop the focus.
+    if (e.canceling) return;
+    e.canceling = true;
+    e.cancel.setAttribute("aria-disabled", "true");
     e.status.textContent = "Canceling…";
     try {
       const job = await this.hooks.client().request("POST", `/v1/jobs/${encodeURIComponent(e.job.id)}/cancel`);
@@ -203,7 +236,8 @@ export class Jobs {
       if (this.hooks.onError(err)) return;
       // 409: it ended meanwhile; its stream says how.
       if (!(err instanceof ApiError && err.status === 409)) {
-        e.cancel.disabled = false;
+        e.canceling = false;
+        e.cancel.removeAttribute("aria-disabled");
         this.show(e, e.job);
         e.status.textContent += ` · could not cancel: ${err.message}`;
       }
@@ -214,6 +248,8 @@ export class Jobs {
   finish(e) {
     e.stop();
     for (const remove of e.pending.splice(0)) remove();
+    // The focus must not vanish with the button.
+    if (document.activeElement === e.cancel) $("prompt").focus();
     e.cancel.hidden = true;
   }
 
@@ -227,6 +263,7 @@ export class Jobs {
 
   remove(e) {
     if (this.entries.get(e.job.id) !== e) return;
+    if (e.li.contains(document.activeElement)) $("prompt").focus();
     this.entries.delete(e.job.id);
     e.li.remove();
     this.update();
