@@ -341,7 +341,8 @@ func TestZeroMeansWhatTheHelpSays(t *testing.T) {
 		"user-queue":           func(c *serveConfig) bool { return c.jobs.userQueue == 0 },
 	}
 	positive := map[string]bool{"generate-timeout": true, "max-body": true, "body-timeout": true, "presign-expiry": true, "sweep-after": true,
-		"job-lease": true, "job-retention": true, "job-max-attempts": true, "webhook-retry-for": true}
+		"job-lease": true, "job-retention": true, "job-max-attempts": true, "webhook-retry-for": true,
+		"private-image-expiry": true, "cloudfront-invalidation-window": true}
 	commandFlagSets()["serve"].VisitAll(func(fl *flag.Flag) {
 		g, ok := fl.Value.(flag.Getter)
 		if !ok {
