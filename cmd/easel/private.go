@@ -23,7 +23,7 @@ type privateFlags struct {
 
 func (p *privateFlags) bind(f *envFlags) {
 	f.Bool(&p.enabled, "private-images", "EASEL_PRIVATE_IMAGES", false, "sign every image and thumbnail URL so that it expires (see docs/access.md): HMAC-signed on this server's /images/, CloudFront-signed behind --public-url on S3, presigned on S3 without one")
-	f.Duration(&p.expiry, "private-image-expiry", "EASEL_PRIVATE_IMAGE_EXPIRY", time.Hour, "lifetime of a private image URL (must be positive, at least 1s); a URL is valid for between three quarters of it and all of it")
+	f.Duration(&p.expiry, "private-image-expiry", "EASEL_PRIVATE_IMAGE_EXPIRY", time.Hour, "lifetime of a private image URL (must be positive: at least 1s); a URL is valid for between three quarters of it and all of it")
 	f.String(&p.keyPairID, "cloudfront-key-pair-id", "EASEL_CLOUDFRONT_KEY_PAIR_ID", "", "id of the CloudFront public key (in the distribution's trusted key group) that private image URLs are signed for; with --private-images, --blob s3://... and --public-url")
 	f.String(&p.keySecret, "cloudfront-private-key-secret", "EASEL_CLOUDFRONT_PRIVATE_KEY_SECRET", "", "ARN or name of the Secrets Manager secret whose value is that key's RSA private key in PEM, read once at start")
 }
