@@ -14,8 +14,10 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG TARGETOS=linux
-ARG TARGETARCH=arm64
+# The target platform (docker build --platform; BuildKit sets these): the build stage
+# runs on the building machine and cross-compiles. Fargate runs linux/arm64.
+ARG TARGETOS
+ARG TARGETARCH
 RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/easel ./cmd/easel
 # The data folder, owned by the nonroot user: the runtime image has no shell to make it.
 RUN mkdir -p /out/data

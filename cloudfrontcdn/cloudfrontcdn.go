@@ -99,8 +99,8 @@ func New(api API, opts Options) (*Invalidator, error) {
 }
 
 // Add queues paths (such as /images/<key>) for invalidation: they are sent when the
-// window that the first queued path opened ends, or at once when a full invalidation's
-// worth is waiting. After Close, Add sends at once.
+// window that the first queued path opened ends; full invalidations' worth go at once
+// (the rest waits for the window). After Close, Add sends at once.
 func (v *Invalidator) Add(paths ...string) {
 	v.mu.Lock()
 	for _, p := range paths {
@@ -118,12 +118,15 @@ func (v *Invalidator) Add(paths ...string) {
 	}
 	full := len(v.pending) >= v.opts.MaxPaths
 	closed := v.closed
-	if !full && !closed && v.timer == nil && len(v.pending) > 0 {
+	if !closed && v.timer == nil && len(v.pending) > 0 {
 		v.timer = time.AfterFunc(v.opts.Window, v.windowEnded)
 	}
 	v.mu.Unlock()
-	if full || closed {
+	switch {
+	case closed:
 		go v.Flush(context.Background()) //nolint:errcheck // logged
+	case full:
+		go v.flush(context.Background(), false) //nolint:errcheck // logged
 	}
 }
 
@@ -138,7 +141,11 @@ func (v *Invalidator) windowEnded() {
 // returns the first error. Paths CloudFront refused for a transient reason stay queued
 // for the next window; those of an unknown distribution are dropped
 // (ErrUnknownDistribution).
-func (v *Invalidator) Flush(ctx context.Context) error {
+func (v *Invalidator) Flush(ctx context.Context) error { return v.flush(ctx, true) }
+
+// flush sends the queued paths, all of them or only full invalidations' worth (the
+// rest waits for the window).
+func (v *Invalidator) flush(ctx context.Context, all bool) error {
 	v.sending.Lock()
 	defer v.sending.Unlock()
 	var first error
@@ -147,7 +154,7 @@ func (v *Invalidator) Flush(ctx context.Context) error {
 		n := min(len(v.pending), v.opts.MaxPaths)
 		batch := slices.Clone(v.pending[:n])
 		v.mu.Unlock()
-		if n == 0 {
+		if n == 0 || (!all && n < v.opts.MaxPaths) {
 			return first
 		}
 		err := v.send(ctx, batch)

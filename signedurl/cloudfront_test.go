@@ -31,7 +31,7 @@ func smClient(sm *secretstest.Server, accessKey, secret string) *secretsmanager.
 	})
 }
 
-func rsaKey(t *testing.T) *rsa.PrivateKey {
+func rsaKey(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/easelhq/easel"
@@ -29,13 +30,23 @@ type Signer interface {
 // MinExpiry is the shortest expiry a Store accepts.
 const MinExpiry = time.Second
 
+// CacheSize bounds the signed URLs a Store keeps for reuse (about 300 bytes each).
+const CacheSize = 20000
+
 // Store is a BlobStore whose URLs are signed and expire; every other method is the
-// inner store's.
+// inner store's. URLs signed within the same quarter of the expiry are equal (see
+// Expires), so a Store keeps those it signed for the current expiry and answers them
+// again: a CloudFront signature (RSA) costs milliseconds, and a page of 50 images asks
+// for 100 URLs.
 type Store struct {
 	easel.BlobStore
 	signer Signer
 	expiry time.Duration
 	now    func() time.Time
+
+	mu       sync.Mutex
+	cacheExp time.Time         // the expiry of the cached URLs
+	cache    map[string]string // object key → signed URL, for cacheExp
 }
 
 // New returns inner with URLs signed by signer, valid for at most expiry (at least
@@ -49,11 +60,29 @@ func New(inner easel.BlobStore, signer Signer, expiry time.Duration) (*Store, er
 
 // URL returns the inner store's URL for key, signed.
 func (s *Store) URL(ctx context.Context, key string) (string, error) {
+	exp := Expires(s.now(), s.expiry)
+	s.mu.Lock()
+	if !exp.Equal(s.cacheExp) {
+		s.cacheExp, s.cache = exp, make(map[string]string)
+	}
+	signed, ok := s.cache[key]
+	s.mu.Unlock()
+	if ok {
+		return signed, nil
+	}
 	u, err := s.BlobStore.URL(ctx, key)
 	if err != nil {
 		return "", err
 	}
-	return s.signer.Sign(key, u, Expires(s.now(), s.expiry))
+	if signed, err = s.signer.Sign(key, u, exp); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	if exp.Equal(s.cacheExp) && len(s.cache) < CacheSize {
+		s.cache[key] = signed
+	}
+	s.mu.Unlock()
+	return signed, nil
 }
 
 // Expires is the expiry of a URL signed at now with lifetime expiry: now+expiry rounded

@@ -111,3 +111,38 @@ func TestStoreSignsURLs(t *testing.T) {
 		t.Error("New accepted expiry 0")
 	}
 }
+
+// countingSigner counts the signatures it makes.
+type countingSigner struct {
+	Signer
+	n int
+}
+
+func (c *countingSigner) Sign(key, rawURL string, expires time.Time) (string, error) {
+	c.n++
+	return c.Signer.Sign(key, rawURL, expires)
+}
+
+func TestStoreReusesURLsWithinAQuarter(t *testing.T) {
+	inner, _ := localfs.New(t.TempDir(), "/images/")
+	cs := &countingSigner{Signer: newHMAC(t)}
+	st, _ := New(inner, cs, time.Hour)
+	now := time.Date(2026, 12, 4, 13, 1, 0, 0, time.UTC)
+	st.now = func() time.Time { return now }
+	ctx := context.Background()
+	a, b := easel.ImageKey(easel.NewID(), "image/png"), easel.ImageKey(easel.NewID(), "image/jpeg")
+	u1, _ := st.URL(ctx, a)
+	now = now.Add(10 * time.Minute) // same quarter hour of expiry
+	u2, _ := st.URL(ctx, a)
+	if u1 != u2 || cs.n != 1 {
+		t.Errorf("within a quarter: %q then %q, %d signatures; want the same URL, signed once", u1, u2, cs.n)
+	}
+	if ub, _ := st.URL(ctx, b); ub == u1 || cs.n != 2 {
+		t.Errorf("another key got %q after %d signatures", ub, cs.n)
+	}
+	now = now.Add(10 * time.Minute) // 13:21: the next quarter
+	u3, _ := st.URL(ctx, a)
+	if u3 == u1 || cs.n != 3 {
+		t.Errorf("next quarter: %q (signatures %d), want a new URL", u3, cs.n)
+	}
+}

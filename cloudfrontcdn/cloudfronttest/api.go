@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,7 +39,8 @@ type Invalidation struct {
 // cloudfront, region us-east-1 as for every CloudFront call). It refuses a Quantity
 // that does not match the paths (InconsistentQuantities), a repeated caller reference
 // with other paths (InvalidationBatchAlreadyExists), more than MaxPathsInProgress
-// paths (BatchTooLarge), and an unknown distribution (NoSuchDistribution). An
+// paths (BatchTooLarge), and an unknown distribution (NoSuchDistribution); the same
+// batch again answers the invalidation made for it. An
 // invalidation stays in progress for InProgressFor (default 0: done at once), and
 // paths in progress count against MaxPathsInProgress (TooManyInvalidationsInProgress).
 // Safe for concurrent use.
@@ -163,7 +165,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			inProgress += len(inv.Paths)
 		}
 		if inv.Distribution == dist && inv.CallerReference == in.CallerReference {
-			writeXMLError(w, 409, "InvalidationBatchAlreadyExists", "An invalidation with this caller reference exists.")
+			// The same batch again answers the invalidation made for it; other paths
+			// under the same reference are refused.
+			if !slices.Equal(inv.Paths, in.Paths.Items) {
+				writeXMLError(w, 409, "InvalidationBatchAlreadyExists", "An invalidation with this caller reference and other paths exists.")
+				return
+			}
+			a.answer(w, inv, now)
 			return
 		}
 	}
@@ -173,8 +181,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	inv := Invalidation{ID: "I" + strings.ToUpper(randomHex(7)), Distribution: dist, CallerReference: in.CallerReference, Paths: in.Paths.Items, Created: now}
 	a.invalidations = append(a.invalidations, inv)
+	a.answer(w, inv, now)
+}
+
+// answer writes the invalidation as CreateInvalidation answers it (201).
+func (a *API) answer(w http.ResponseWriter, inv Invalidation, now time.Time) {
 	status := "Completed"
-	if a.inProgressFor > 0 {
+	if now.Sub(inv.Created) < a.inProgressFor {
 		status = "InProgress"
 	}
 	var items strings.Builder
@@ -183,14 +196,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = xml.EscapeText(&items, []byte(p))
 		items.WriteString("</Path>")
 	}
-	loc := fmt.Sprintf("%s/%s/distribution/%s/invalidation/%s", a.srv.URL, APIVersion, dist, inv.ID)
+	loc := fmt.Sprintf("%s/%s/distribution/%s/invalidation/%s", a.srv.URL, APIVersion, inv.Distribution, inv.ID)
 	w.Header().Set("Location", loc)
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("X-Amzn-Requestid", randomHex(16))
 	w.WriteHeader(http.StatusCreated)
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
 <Invalidation xmlns="http://cloudfront.amazonaws.com/doc/%s/"><Id>%s</Id><Status>%s</Status><CreateTime>%s</CreateTime><InvalidationBatch><Paths><Quantity>%d</Quantity><Items>%s</Items></Paths><CallerReference>%s</CallerReference></InvalidationBatch></Invalidation>`,
-		APIVersion, inv.ID, status, now.UTC().Format(time.RFC3339), len(inv.Paths), items.String(), inv.CallerReference)
+		APIVersion, inv.ID, status, inv.Created.UTC().Format(time.RFC3339), len(inv.Paths), items.String(), inv.CallerReference)
 }
 
 func writeXMLError(w http.ResponseWriter, status int, code, message string) {

@@ -4,7 +4,7 @@
 // call CreateInvalidation (REST-XML, SigV4-checked).
 //
 // They are fakes: the edge checks canned-policy signatures as CloudFront documents them
-// and caches nothing; the API serves CreateInvalidation and GetInvalidation only.
+// and caches nothing; the API serves CreateInvalidation only.
 package cloudfronttest
 
 import (

@@ -22,7 +22,7 @@ func TestDeletesBecomeOneInvalidation(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL_CLOUDFRONT", api.URL())
 
 	s := startServerOn(t, t.TempDir(), "--public-url", "https://cdn.example.com/images/", "--thumbnails=true", "--user-rate=0",
-		"--cloudfront-distribution", dist, "--cloudfront-invalidation-window", "1s")
+		"--cloudfront-distribution", dist, "--cloudfront-invalidation-window", "2s")
 	c := &apiClient{t: t, base: s.url}
 	imgs := c.generate(s.key, map[string]any{"prompt": "three to delete", "n": 3, "width": 256, "height": 256})
 	var want []string
@@ -51,7 +51,7 @@ func TestDeletesBecomeOneInvalidation(t *testing.T) {
 	for len(api.Invalidations()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(1500 * time.Millisecond) // a second window would have ended
+	time.Sleep(2500 * time.Millisecond) // a second window would have ended
 	got := api.Invalidations()
 	if len(got) != 1 {
 		t.Fatalf("invalidations = %d (%+v), want 1 for the 3 deletes; logs:\n%s", len(got), got, s.logs.String())

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/easelhq/easel"
 	"github.com/easelhq/easel/cloudfrontcdn/cloudfronttest"
@@ -292,6 +293,17 @@ func TestBrowserPrivateImages(t *testing.T) {
 	p.waitJS(`window.__unsigned !== ""`)
 	if evalJS[string](p, `window.__unsigned`) != "refused" {
 		t.Errorf("unsigned %s loaded in the page", unsigned)
+	}
+	// A generation from the page (a job, its images arriving on the event stream) shows
+	// in the gallery too.
+	p.do(chromedp.KeyEvent(kb.Escape))
+	p.waitJS(`!document.getElementById("detail").open`)
+	p.selectOption("model", "offline")
+	p.smallSize(api.model("offline"))
+	p.do(chromedp.SendKeys(byLabel("Prompt"), "a private fox"), chromedp.Click(byButton("Generate")))
+	p.waitNewestTile("a private fox")
+	if src := evalJS[string](p, `document.querySelector("#gallery li:first-child img").currentSrc`); !strings.Contains(src, "signature=") {
+		t.Errorf("new tile src = %q, want a signed URL", src)
 	}
 	p.checkConsole()
 }
