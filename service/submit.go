@@ -62,6 +62,10 @@ func (s *Service) SubmitAdmitted(ctx context.Context, a *Admission, req *easel.G
 		return nil, err
 	}
 	spec := m.Spec()
+	if spec.EditOnly {
+		a.Refund()
+		return nil, easel.ParamErrorf("model", "Model %s edits images only; send edits to POST /v1/edits.", spec.ID)
+	}
 	if err := spec.Validate(req); err != nil {
 		a.Refund()
 		return nil, err

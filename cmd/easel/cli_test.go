@@ -339,9 +339,11 @@ func TestZeroMeansWhatTheHelpSays(t *testing.T) {
 		"bedrock-retries":      func(c *serveConfig) bool { return c.models.options(gt, nil).MaxRetries < 0 },
 		"workers":              func(c *serveConfig) bool { return c.jobs.workers == 0 }, // the service's default
 		"user-queue":           func(c *serveConfig) bool { return c.jobs.userQueue == 0 },
+		"max-concurrent-edits": func(c *serveConfig) bool { return c.limits.MaxConcurrentEdits == 0 },
 	}
 	positive := map[string]bool{"generate-timeout": true, "max-body": true, "body-timeout": true, "presign-expiry": true, "sweep-after": true,
-		"job-lease": true, "job-retention": true, "job-max-attempts": true, "webhook-retry-for": true}
+		"job-lease": true, "job-retention": true, "job-max-attempts": true, "webhook-retry-for": true,
+		"max-edit-body": true, "edit-body-timeout": true}
 	commandFlagSets()["serve"].VisitAll(func(fl *flag.Flag) {
 		g, ok := fl.Value.(flag.Getter)
 		if !ok {
