@@ -383,7 +383,8 @@ func (f *form) editInput() (*service.EditInput, service.JobOptions, error) {
 // openAIEditFields are the text fields of OpenAI's POST /v1/images/edits that Easel
 // accepts; those past "response_format" are accepted and unused.
 var openAIEditFields = []string{"prompt", "model", "n", "size", "response_format", "output_format",
-	"quality", "background", "input_fidelity", "output_compression", "partial_images", "stream", "user", "moderation"}
+	"quality", "background", "input_fidelity", "output_compression", "partial_images", "stream", "user", "moderation",
+	"safety_identifier", "complexity", "frame_count", "frame_duration_ms", "markup", "svg"}
 
 // openAIEdits serves OpenAI's POST /v1/images/edits (multipart: image or image[],
 // mask, prompt, n, size, response_format, model, ...). A mask (transparent where the
