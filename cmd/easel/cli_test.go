@@ -37,6 +37,9 @@ func commandFlagSets() map[string]*envFlags {
 	var g generateFlags
 	sets["generate"] = newFlags("generate", "PROMPT", "", io.Discard)
 	g.bind(sets["generate"])
+	var e editFlags
+	sets["edit"] = newFlags("edit", "[PROMPT]", "", io.Discard)
+	e.bind(sets["edit"])
 	for _, sub := range []string{"create", "list", "revoke"} {
 		var k keysFlags
 		f := newFlags("keys "+sub, "", "", io.Discard)
