@@ -331,7 +331,7 @@ func (s *Service) CancelJob(ctx context.Context, p *Principal, id string) (*ease
 		return nil, err
 	}
 	if j.Status == easel.JobCanceled {
-		s.refund(context.WithoutCancel(ctx), j, j.Spec.Generate.N)
+		s.refund(context.WithoutCancel(ctx), j, j.Spec.Images())
 		s.kickAfterWork(j, outcome{})
 	} else {
 		s.cancelLocal(id)

@@ -37,6 +37,9 @@ func commandFlagSets() map[string]*envFlags {
 	var g generateFlags
 	sets["generate"] = newFlags("generate", "PROMPT", "", io.Discard)
 	g.bind(sets["generate"])
+	var e editFlags
+	sets["edit"] = newFlags("edit", "[PROMPT]", "", io.Discard)
+	e.bind(sets["edit"])
 	for _, sub := range []string{"create", "list", "revoke"} {
 		var k keysFlags
 		f := newFlags("keys "+sub, "", "", io.Discard)
@@ -346,10 +349,11 @@ func TestZeroMeansWhatTheHelpSays(t *testing.T) {
 		"bedrock-retries":      func(c *serveConfig) bool { return c.models.options(gt, nil).MaxRetries < 0 },
 		"workers":              func(c *serveConfig) bool { return c.jobs.workers == 0 }, // the service's default
 		"user-queue":           func(c *serveConfig) bool { return c.jobs.userQueue == 0 },
+		"max-concurrent-edits": func(c *serveConfig) bool { return c.limits.MaxConcurrentEdits == 0 },
 	}
 	positive := map[string]bool{"generate-timeout": true, "max-body": true, "body-timeout": true, "presign-expiry": true, "sweep-after": true,
 		"job-lease": true, "job-retention": true, "job-max-attempts": true, "webhook-retry-for": true,
-		"cloudfront-invalidation-window": true, "private-image-expiry": true}
+		"cloudfront-invalidation-window": true, "private-image-expiry": true, "max-edit-body": true, "edit-body-timeout": true}
 	commandFlagSets()["serve"].VisitAll(func(fl *flag.Flag) {
 		g, ok := fl.Value.(flag.Getter)
 		if !ok {

@@ -15,6 +15,8 @@ Usage:
   easel generate  [flags] PROMPT    ask a running server for images (a job), follow it, save them
   easel jobs      list | get ID | cancel ID | wait ID
                                     your jobs on a running server: list, show, cancel, follow and save
+  easel edit      --op OP --image ID|FILE [flags] [PROMPT]
+                                    ask a running server to edit an image and save the results
   easel keys      create --user NAME | list | revoke ID
                                     manage API keys in the catalog serve uses (same --data or --catalog)
   easel migrate   [flags]           create or upgrade the catalog schema
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return generate(ctx, rest, stdout, stderr)
 	case "jobs":
 		return jobs(ctx, rest, stdout, stderr)
+	case "edit":
+		return edit(ctx, rest, stdout, stderr)
 	case "version":
 		f := newFlags("version", "", "Prints the version of this easel binary.", stdout)
 		if err := f.parse(rest); err != nil {
