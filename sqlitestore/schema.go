@@ -73,6 +73,8 @@ CREATE TABLE settings (
 `,
 	// 2: jobs, webhook secrets and the job queue (issue 8); see jobs.go and queue.go.
 	schemaJobs,
+	// 3: sign-in sessions (issue 11); see sessions.go.
+	schemaSessions,
 }
 
 // SchemaVersion is the schema version Migrate brings a database to.
