@@ -342,6 +342,7 @@ func TestZeroMeansWhatTheHelpSays(t *testing.T) {
 	}
 	positive := map[string]bool{"generate-timeout": true, "max-body": true, "body-timeout": true, "presign-expiry": true, "sweep-after": true,
 		"job-lease": true, "job-retention": true, "job-max-attempts": true, "webhook-retry-for": true}
+	positive["session-lifetime"], positive["max-user-keys"] = true, true // single sign-on
 	commandFlagSets()["serve"].VisitAll(func(fl *flag.Flag) {
 		g, ok := fl.Value.(flag.Getter)
 		if !ok {
