@@ -8,8 +8,8 @@ import (
 )
 
 // A person's own API keys, for programs: GET /v1/keys lists them, POST /v1/keys makes
-// one (the key is in that answer only), DELETE /v1/keys/{id} revokes one. Only the
-// caller's own keys: another user's is 404.
+// one (the key is in that answer only; only with a session, never with a key),
+// DELETE /v1/keys/{id} revokes one. Only the caller's own keys: another user's is 404.
 
 type keyJSON struct {
 	ID        string     `json:"id"`
@@ -42,6 +42,12 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
+	if !principalOf(r).Session {
+		// A key never makes another: a leaked key could otherwise outlive its own
+		// revocation through the keys it made.
+		s.writeError(w, r, easel.Errorf(easel.EForbidden, "API keys are made by a person signed in to the page (single sign-on), or with `easel keys create`; not with an API key."))
+		return
+	}
 	if r.ContentLength > 0 {
 		s.writeError(w, r, easel.Errorf(easel.EInvalid, "POST /v1/keys takes no body."))
 		return

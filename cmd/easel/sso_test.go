@@ -210,6 +210,10 @@ func TestSSOSessionAndKeys(t *testing.T) {
 		if st != 200 || len(data) != 1 || data[0].(map[string]any)["id"] != keyID || data[0].(map[string]any)["key"] != nil {
 			t.Fatalf("GET /v1/keys = %d %v, want the one key, without its secret", st, list)
 		}
+		// A key makes no key, not even its own user's.
+		if r := api.do("POST", "/v1/keys", key, nil); r.status != 403 {
+			t.Errorf("POST /v1/keys with an API key = %d %s, want 403", r.status, r.body)
+		}
 		// Another user neither sees nor revokes it.
 		if r := api.do("GET", "/v1/keys", srv.key, nil); r.status != 200 || strings.Contains(string(r.body), keyID) {
 			t.Errorf("admin's GET /v1/keys = %d %s, want 200 without %s", r.status, r.body, keyID)

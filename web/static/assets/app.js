@@ -59,6 +59,7 @@ class App {
     $("sign-out").addEventListener("click", () => this.signOut(""));
     this.keys = new KeysPanel({
       client: () => this.client,
+      canCreate: () => !!this.session, // a key never makes a key (POST /v1/keys is 403)
       onError: (err) => this.handleAuth(err),
       toast: (message) => this.toast(message),
     });

@@ -1,5 +1,5 @@
 // The Keys panel: a signed-in person's own API keys, for programs. Lists them, makes
-// one (shown this once, with a Copy button) and revokes one after a confirmation;
+// one when signed in with single sign-on (shown this once, with a Copy button) and revokes one after a confirmation;
 // programs using a revoked key stop working.
 
 import { dateWords, el } from "./format.js";
@@ -8,8 +8,8 @@ const $ = (id) => document.getElementById(id);
 
 export class KeysPanel {
   /**
-   * @param {{client: () => import("./api.js").Client, onError: (err: Error) => boolean,
-   *   toast: (message: string) => void}} hooks
+   * @param {{client: () => import("./api.js").Client, canCreate: () => boolean,
+   *   onError: (err: Error) => boolean, toast: (message: string) => void}} hooks
    */
   constructor(hooks) {
     this.hooks = hooks;
@@ -27,6 +27,9 @@ export class KeysPanel {
   async open() {
     this.hideNewKey();
     this.showError("");
+    const canCreate = this.hooks.canCreate();
+    $("key-create").hidden = !canCreate;
+    $("keys-create-note").hidden = canCreate;
     if (!this.dialog.open) this.dialog.showModal();
     await this.refresh();
   }
