@@ -16,7 +16,6 @@ import (
 // ssoFlags are the single sign-on settings of easel serve (docs/sso.md).
 type ssoFlags struct {
 	issuer, clientID, clientSecret string
-	secretEnv                      string // $EASEL_OIDC_CLIENT_SECRET, read apart so -h never prints it
 	groupsClaim                    string
 	domains, groups                []string
 	lifetime                       time.Duration
@@ -26,10 +25,9 @@ type ssoFlags struct {
 func (s *ssoFlags) bind(f *envFlags) {
 	f.String(&s.issuer, "oidc-issuer", "EASEL_OIDC_ISSUER", "", "OpenID Connect issuer URL: people sign in to the page through it (single sign-on); none: API keys only")
 	f.String(&s.clientID, "oidc-client-id", "EASEL_OIDC_CLIENT_ID", "", "the client id registered with the issuer (its redirect URL is <site>/auth/callback)")
-	// The secret's variable is read here, not made the flag's default, so that the
-	// usage never prints it.
-	s.secretEnv, _ = f.env("oidc-client-secret", "EASEL_OIDC_CLIENT_SECRET")
-	f.StringVar(&s.clientSecret, "oidc-client-secret", "", "the client's secret; none for a public client, which PKCE alone protects ($EASEL_OIDC_CLIENT_SECRET; never logged)")
+	f.String(&s.clientSecret, "oidc-client-secret", "EASEL_OIDC_CLIENT_SECRET", "", "the client's secret; none for a public client, which PKCE alone protects (never logged)")
+	// The variable's value is the flag's default; -h must not print it.
+	f.Lookup("oidc-client-secret").DefValue = ""
 	f.List(&s.domains, "oidc-allowed-domains", "EASEL_OIDC_ALLOWED_DOMAINS", "admit only people with a verified e-mail address in these domains, or in --oidc-allowed-groups; none: everyone the issuer signs in")
 	f.List(&s.groups, "oidc-allowed-groups", "EASEL_OIDC_ALLOWED_GROUPS", "admit only people in these groups (the --oidc-groups-claim claim), or in --oidc-allowed-domains")
 	f.String(&s.groupsClaim, "oidc-groups-claim", "EASEL_OIDC_GROUPS_CLAIM", oidcauth.DefaultGroupsClaim, "the ID token claim that lists a person's groups (Cognito: cognito:groups)")
@@ -39,9 +37,6 @@ func (s *ssoFlags) bind(f *envFlags) {
 
 // check refuses incomplete or unsafe settings; call it after parsing.
 func (s *ssoFlags) check() error {
-	if s.clientSecret == "" {
-		s.clientSecret = s.secretEnv
-	}
 	if err := checkNumber("session-lifetime", s.lifetime.Seconds(), true); err != nil {
 		return err
 	}

@@ -44,6 +44,7 @@ func oidcFlags(m *mockoidc.MockOIDC, extra ...string) []string {
 type ssoBrowser struct {
 	t       *testing.T
 	base    string
+	site    string // the public URL the provider sends the browser back to, when not base
 	cookies map[string]*http.Cookie // easel's, by name
 	client  *http.Client
 }
@@ -89,6 +90,9 @@ func (b *ssoBrowser) signIn() (*http.Response, string) {
 		}
 		next, _ := url.Parse(res.Header.Get("Location"))
 		u = res.Request.URL.ResolveReference(next).String()
+		if b.site != "" && strings.HasPrefix(u, b.site+"/") {
+			u = b.base + strings.TrimPrefix(u, b.site) // the public site is this server
+		}
 	}
 	b.t.Fatal("too many redirects")
 	return nil, ""
@@ -314,5 +318,52 @@ func TestSSOFlagsChecked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("serve %v = %v, want an error with %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestSSOSecureCookies: on an https site (--public-url https://...) the cookies are
+// Secure and carry the __Host- prefix; the test plays the CDN in front of the server.
+func TestSSOSecureCookies(t *testing.T) {
+	m := startOIDC(t)
+	const site = "https://easel.example"
+	srv := startServerOn(t, t.TempDir(), oidcFlags(m, "--public-url", site+"/images/")...)
+	b := newSSOBrowser(t, srv.url)
+	b.site = site
+	req, _ := http.NewRequest("GET", srv.url+"/auth/login", nil)
+	res, err := b.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	auth, _ := url.Parse(res.Header.Get("Location"))
+	if got := auth.Query().Get("redirect_uri"); got != site+"/auth/callback" {
+		t.Errorf("redirect_uri = %q, want %s/auth/callback", got, site)
+	}
+	for _, c := range res.Cookies() {
+		if c.Name != "__Host-easel_oidc" || !c.Secure || !c.HttpOnly || c.Path != "/" {
+			t.Errorf("flow cookie = %+v, want __Host-easel_oidc, Secure, HttpOnly, Path=/", c)
+		}
+	}
+	res, body := b.signIn()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("callback = %d %s", res.StatusCode, body)
+	}
+	c := b.cookies["__Host-easel_session"]
+	if c == nil || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
+		t.Fatalf("session cookie = %+v (all: %v), want __Host-easel_session, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain", c, b.cookies)
+	}
+	if st, me := b.call("GET", "/v1/me", nil); st != 200 {
+		t.Errorf("GET /v1/me with the secure cookie = %d %v", st, me)
+	}
+}
+
+// TestSSOSecretNotInUsage: the client secret's variable is never printed by -h.
+func TestSSOSecretNotInUsage(t *testing.T) {
+	secret := "s" + strings.Repeat("x", 8) + "-generated-in-test"
+	t.Setenv("EASEL_OIDC_CLIENT_SECRET", secret)
+	var out bytes.Buffer
+	_ = run(t.Context(), []string{"serve", "-h"}, &out, io.Discard)
+	if !strings.Contains(out.String(), "--oidc-client-secret") || strings.Contains(out.String(), secret) {
+		t.Errorf("serve -h: want --oidc-client-secret listed and its secret nowhere:\n%s", out.String())
 	}
 }
