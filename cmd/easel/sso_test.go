@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oauth2-proxy/mockoidc"
 )
@@ -135,7 +136,7 @@ func errCode(m map[string]any) string {
 
 func TestSSOSessionAndKeys(t *testing.T) {
 	m := startOIDC(t)
-	srv := startServerOn(t, t.TempDir(), oidcFlags(m, "--log-level", "debug", "--oidc-allowed-domains", "example.com")...)
+	srv := startServerOn(t, t.TempDir(), oidcFlags(m, "--log-level", "debug", "--oidc-allowed-domains", "example.com", "--max-user-keys", "2")...)
 	api := &apiClient{t: t, base: srv.url}
 	b := newSSOBrowser(t, srv.url)
 
@@ -243,6 +244,30 @@ func TestSSOSessionAndKeys(t *testing.T) {
 		_, list = b.call("GET", "/v1/keys", nil)
 		if d := list["data"].([]any); len(d) != 1 || d[0].(map[string]any)["revoked_at"] == nil {
 			t.Errorf("GET /v1/keys after revoking = %v, want the key marked revoked", list)
+		}
+	})
+
+	t.Run("KeyLimit", func(t *testing.T) {
+		// One key is revoked already: it does not count.
+		if st, e := b.call("POST", "/v1/keys", map[string]any{"name": "x"}, "X-CSRF-Token", csrf); st != 400 {
+			t.Errorf("POST /v1/keys with a body = %d %v, want 400", st, e)
+		}
+		var ids []string
+		for i := range 2 {
+			st, k := b.call("POST", "/v1/keys", nil, "X-CSRF-Token", csrf)
+			if st != 201 {
+				t.Fatalf("POST /v1/keys #%d = %d %v, want 201", i+1, st, k)
+			}
+			ids = append(ids, k["id"].(string))
+		}
+		if st, e := b.call("POST", "/v1/keys", nil, "X-CSRF-Token", csrf); st != 409 || errCode(e) != "conflict" {
+			t.Fatalf("POST /v1/keys beyond --max-user-keys 2 = %d %v, want 409", st, e)
+		}
+		if st, _ := b.call("DELETE", "/v1/keys/"+ids[0], nil, "X-CSRF-Token", csrf); st != 204 {
+			t.Fatalf("DELETE /v1/keys/%s = %d", ids[0], st)
+		}
+		if st, e := b.call("POST", "/v1/keys", nil, "X-CSRF-Token", csrf); st != 201 {
+			t.Errorf("POST /v1/keys after revoking one = %d %v, want 201", st, e)
 		}
 	})
 
@@ -365,5 +390,26 @@ func TestSSOSecretNotInUsage(t *testing.T) {
 	_ = run(t.Context(), []string{"serve", "-h"}, &out, io.Discard)
 	if !strings.Contains(out.String(), "--oidc-client-secret") || strings.Contains(out.String(), secret) {
 		t.Errorf("serve -h: want --oidc-client-secret listed and its secret nowhere:\n%s", out.String())
+	}
+}
+
+// TestSSOSessionExpires: a session ends at --session-lifetime, whatever the cookie.
+func TestSSOSessionExpires(t *testing.T) {
+	m := startOIDC(t)
+	srv := startServerOn(t, t.TempDir(), oidcFlags(m, "--session-lifetime", "1s")...)
+	b := newSSOBrowser(t, srv.url)
+	b.signIn()
+	if c := b.cookies["easel_session"]; c == nil || c.MaxAge != 1 {
+		t.Fatalf("session cookie = %+v, want Max-Age 1", c)
+	}
+	if st, _ := b.call("GET", "/v1/me", nil); st != 200 {
+		t.Fatalf("GET /v1/me at once = %d, want 200", st)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if st, e := b.call("GET", "/v1/me", nil); st != 401 {
+		t.Errorf("GET /v1/me after the lifetime = %d %v, want 401", st, e)
+	}
+	if st, s := b.call("GET", "/v1/session", nil); st != 200 || s["user"] != nil {
+		t.Errorf("GET /v1/session after the lifetime = %d %v, want no user", st, s)
 	}
 }
