@@ -49,6 +49,8 @@ type Config struct {
 	AllowedDomains []string
 	AllowedGroups  []string
 	GroupsClaim    string // "" means DefaultGroupsClaim
+	// DisplayName is what the sign-in button calls the provider; "": the issuer's host.
+	DisplayName string
 	// HTTPClient reaches the provider; nil: http.DefaultClient.
 	HTTPClient *http.Client
 	// Now is the clock ID tokens are checked against (tests); nil: time.Now.
@@ -115,8 +117,12 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 // Issuer returns the issuer URL.
 func (p *Provider) Issuer() string { return p.cfg.Issuer }
 
-// Name returns what the sign-in button calls the provider: the issuer's host.
+// Name returns what the sign-in button calls the provider: DisplayName, else the
+// issuer's host.
 func (p *Provider) Name() string {
+	if p.cfg.DisplayName != "" {
+		return p.cfg.DisplayName
+	}
 	if u, err := url.Parse(p.cfg.Issuer); err == nil && u.Host != "" {
 		return u.Host
 	}

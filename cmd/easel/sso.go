@@ -16,7 +16,7 @@ import (
 // ssoFlags are the single sign-on settings of easel serve (docs/sso.md).
 type ssoFlags struct {
 	issuer, clientID, clientSecret string
-	groupsClaim                    string
+	groupsClaim, displayName       string
 	domains, groups                []string
 	lifetime                       time.Duration
 	maxKeys                        int
@@ -31,6 +31,7 @@ func (s *ssoFlags) bind(f *envFlags) {
 	f.List(&s.domains, "oidc-allowed-domains", "EASEL_OIDC_ALLOWED_DOMAINS", "admit only people with a verified e-mail address in these domains, or in --oidc-allowed-groups; none: everyone the issuer signs in")
 	f.List(&s.groups, "oidc-allowed-groups", "EASEL_OIDC_ALLOWED_GROUPS", "admit only people in these groups (the --oidc-groups-claim claim), or in --oidc-allowed-domains")
 	f.String(&s.groupsClaim, "oidc-groups-claim", "EASEL_OIDC_GROUPS_CLAIM", oidcauth.DefaultGroupsClaim, "the ID token claim that lists a person's groups (Cognito: cognito:groups)")
+	f.String(&s.displayName, "oidc-display-name", "EASEL_OIDC_DISPLAY_NAME", "", "what the page's sign-in button calls the provider, as in \"Sign in with Cognito\" (default: the issuer's host name)")
 	f.Duration(&s.lifetime, "session-lifetime", "EASEL_SESSION_LIFETIME", httpapi.DefaultSessionLifetime, "how long a single sign-on session lasts (must be positive)")
 	f.Int(&s.maxKeys, "max-user-keys", "EASEL_MAX_USER_KEYS", service.DefaultMaxUserKeys, "unrevoked API keys a user may hold when making them with POST /v1/keys or on the page (must be positive)")
 }
@@ -44,8 +45,8 @@ func (s *ssoFlags) check() error {
 		return err
 	}
 	if s.issuer == "" {
-		if s.clientID != "" || s.clientSecret != "" || len(s.domains) > 0 || len(s.groups) > 0 {
-			return usageError{fmt.Errorf("--oidc-client-id, --oidc-client-secret and the allow-lists need --oidc-issuer")}
+		if s.clientID != "" || s.clientSecret != "" || len(s.domains) > 0 || len(s.groups) > 0 || s.displayName != "" {
+			return usageError{fmt.Errorf("--oidc-client-id, --oidc-client-secret, --oidc-display-name and the allow-lists need --oidc-issuer")}
 		}
 		return nil
 	}
@@ -80,6 +81,7 @@ func (s *ssoFlags) open(ctx context.Context, site string) (httpapi.SSOConfig, er
 		AllowedDomains: s.domains,
 		AllowedGroups:  s.groups,
 		GroupsClaim:    s.groupsClaim,
+		DisplayName:    s.displayName,
 	})
 	if err != nil {
 		return cfg, err

@@ -45,7 +45,7 @@ func oidcFlags(m *mockoidc.MockOIDC, extra ...string) []string {
 type ssoBrowser struct {
 	t       *testing.T
 	base    string
-	site    string // the public URL the provider sends the browser back to, when not base
+	site    string                  // the public URL the provider sends the browser back to, when not base
 	cookies map[string]*http.Cookie // easel's, by name
 	client  *http.Client
 }
@@ -396,8 +396,11 @@ func TestSSOSecretNotInUsage(t *testing.T) {
 // TestSSOSessionExpires: a session ends at --session-lifetime, whatever the cookie.
 func TestSSOSessionExpires(t *testing.T) {
 	m := startOIDC(t)
-	srv := startServerOn(t, t.TempDir(), oidcFlags(m, "--session-lifetime", "1s")...)
+	srv := startServerOn(t, t.TempDir(), oidcFlags(m, "--session-lifetime", "1s", "--oidc-display-name", "Corp Login")...)
 	b := newSSOBrowser(t, srv.url)
+	if _, s := b.call("GET", "/v1/session", nil); s["sso"].(map[string]any)["name"] != "Corp Login" {
+		t.Errorf("GET /v1/session = %v, want the display name", s)
+	}
 	b.signIn()
 	if c := b.cookies["easel_session"]; c == nil || c.MaxAge != 1 {
 		t.Fatalf("session cookie = %+v, want Max-Age 1", c)
