@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,10 @@ type Config struct {
 	Blobs   easel.BlobStore // served under /images/ when ServeImages is set
 	// ServeImages serves stored objects under /images/ (the local setup).
 	ServeImages bool
+	// ImageAccess, when set, is asked before an object is served under /images/
+	// (private images): it answers until when the request's URL is valid, or why it is
+	// not (403 forbidden).
+	ImageAccess func(key string, query url.Values) (time.Time, error)
 	// Page serves the web page at "/"; nil: none.
 	Page http.Handler
 	// ImageOrigin is added to the page's Content-Security-Policy img-src: the origin of

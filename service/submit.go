@@ -72,7 +72,7 @@ func (s *Service) SubmitAdmitted(ctx context.Context, a *Admission, req *easel.G
 	}
 	if async && s.jobs.Queue == nil {
 		a.Refund()
-		return nil, easel.Errorf(easel.EInvalid, "This server runs no job queue; send the request without Prefer: respond-async.")
+		return nil, easel.ParamErrorf("Prefer", "This server runs no job queue; send the request without Prefer: respond-async.")
 	}
 	var claim *easel.IdempotencyRecord
 	if a.key != "" {

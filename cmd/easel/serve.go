@@ -42,6 +42,8 @@ type serveConfig struct {
 	orphans    time.Duration
 	bootstrap  bool
 	memLimit   string
+	private    privateFlags
+	cdn        cdnFlags
 	sso        ssoFlags
 }
 
@@ -60,6 +62,8 @@ func (c *serveConfig) bind(f *envFlags) {
 	c.stores.bind(f)
 	c.models.bind(f)
 	c.jobs.bind(f)
+	c.private.bind(f)
+	c.cdn.bind(f)
 	f.Float(&c.limits.UserRate, "user-rate", "EASEL_USER_RATE", d.UserRate, "generation requests per minute per user, on each instance: N instances allow up to N times this (0: unlimited)")
 	f.Int(&c.limits.UserBurst, "user-burst", "EASEL_USER_BURST", d.UserBurst, "burst of generation requests per user, on each instance (0: a sixth of the rate, at least 1; N instances: N times this)")
 	f.Int(&c.limits.UserConcurrency, "user-concurrency", "EASEL_USER_CONCURRENCY", d.UserConcurrency, "generations in progress per user, on each instance: N instances allow up to N times this (0: unlimited)")
@@ -114,6 +118,12 @@ func (c *serveConfig) check() error {
 		return usageError{fmt.Errorf("--env %q: want development or production", c.env)}
 	}
 	if err := c.jobs.check(); err != nil {
+		return err
+	}
+	if err := c.private.check(c.stores.blobURL(), c.publicURL); err != nil {
+		return err
+	}
+	if err := c.cdn.check(c.publicURL); err != nil {
 		return err
 	}
 	if err := c.sso.check(); err != nil {
@@ -189,10 +199,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cat.close()
-	blobs, local, err := openBlobs(ctx, c.stores.blobURL(), imageBase(c.publicURL, c.stores.blobURL()), c.presign, &aws)
+	blobs, local, err := openBlobs(ctx, c.stores.blobURL(), imageBase(c.publicURL, c.stores.blobURL()), c.private.presignExpiry(c.presign), &aws)
 	if err != nil {
 		return err
 	}
+	blobs, access, err := privateImages(ctx, &c.private, blobs, local, cat, &aws)
+	if err != nil {
+		return err
+	}
+	blobs, flushInvalidations, err := invalidateDeletes(ctx, &c.cdn, blobs, c.publicURL, &aws, log)
+	if err != nil {
+		return err
+	}
+	defer flushInvalidations() // after the drain: deletes made meanwhile are sent too
 	models, err := openModels(ctx, &c.models, c.limits.GenerateTimeout, &aws, log)
 	if err != nil {
 		return err
@@ -226,6 +245,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Service:      svc,
 		Blobs:        blobs,
 		ServeImages:  local,
+		ImageAccess:  access,
 		Page:         web.Handler(),
 		ImageOrigin:  imageOrigin(ctx, blobs, log),
 		MaxBodyBytes: int64(c.maxBody),
