@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -32,9 +34,19 @@ func TestBrowserSignIn(t *testing.T) {
 	issuerHost := strings.TrimPrefix(strings.Split(m.Issuer(), "/oidc")[0], "http://")
 	signInButton := chromedp.Search(fmt.Sprintf(`//a[normalize-space(.)=%q]`, "Sign in with "+issuerHost))
 
+	// shot keeps a screenshot in the artifacts folder, for a look at the new parts.
+	shot := func(name string) {
+		png := runAction(p, chromedp.CaptureScreenshot())
+		if err := os.WriteFile(filepath.Join(artifactDir(t), name), png, 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+
 	var user string
 	step("sign in through the provider", func(t *testing.T) {
-		p.do(chromedp.Navigate(base+"/"), chromedp.WaitVisible(signInButton), chromedp.Click(signInButton))
+		p.do(chromedp.Navigate(base+"/"), chromedp.WaitVisible(signInButton))
+		shot("screenshot-sso-signin.png")
+		p.do(chromedp.Click(signInButton))
 		p.do(chromedp.WaitVisible(byLabel("Prompt")))
 		who := evalJS[string](p, `document.getElementById("who").textContent`)
 		if !strings.Contains(who, "Signed in as sso-") {
@@ -66,6 +78,7 @@ func TestBrowserSignIn(t *testing.T) {
 		p.waitJS(`document.getElementById("key-new-value").value.startsWith("easel_") && document.querySelectorAll("#keys-list li").length === 1`)
 		key = evalJS[string](p, `document.getElementById("key-new-value").value`)
 		keyID = evalJS[string](p, `document.querySelector("#keys-list .key-id").textContent`)
+		shot("screenshot-keys.png")
 		if r := api.do("GET", "/v1/me", key, nil); r.status != http.StatusOK || r.json(t)["user"] != user {
 			t.Fatalf("GET /v1/me with the key from the page = %d %s, want 200 as %s", r.status, r.body, user)
 		}
