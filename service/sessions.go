@@ -43,6 +43,9 @@ type identityRecord struct {
 	Issuer    string    `json:"iss"`
 	Subject   string    `json:"sub"`
 	CreatedAt time.Time `json:"created_at"`
+	// Claim is random per attempt, so that the one attempt that stored the record
+	// knows it did (two attempts in the same millisecond propose different bytes).
+	Claim string `json:"claim"`
 }
 
 // UserForIdentity returns the Easel user of an issuer's subject, creating it on the
@@ -60,6 +63,7 @@ func (s *Service) UserForIdentity(ctx context.Context, id Identity) (userID stri
 		Issuer:    id.Issuer,
 		Subject:   id.Subject,
 		CreatedAt: s.now().UTC().Truncate(time.Millisecond),
+		Claim:     easel.NewID(),
 	}
 	value, err := json.Marshal(fresh)
 	if err != nil {
