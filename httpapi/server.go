@@ -61,6 +61,8 @@ type Config struct {
 	Production bool
 	Metrics    *Metrics
 	Logger     *slog.Logger
+	// SSO configures single sign-on and sessions (session.go).
+	SSO SSOConfig
 }
 
 // Server is the HTTP handler of Easel.
@@ -127,6 +129,7 @@ func (s *Server) routesInit() {
 	s.handle("GET /v1/jobs/{id}/events", s.auth(s.jobEvents))
 	s.handle("GET /v1/webhooks/secret", s.auth(s.webhookSecret))
 	s.handle("POST /v1/webhooks/secret/rotate", s.auth(s.rotateWebhookSecret))
+	s.ssoRoutes()
 
 	if s.cfg.ServeImages {
 		s.handle("GET /images/{key}", http.HandlerFunc(s.serveImage))
@@ -181,10 +184,11 @@ func bearerToken(h string) string {
 	return strings.TrimSpace(token)
 }
 
-// auth requires a valid API key: "Authorization: Bearer <key>".
+// auth requires a valid API key ("Authorization: Bearer <key>") or a session
+// cookie (session.go).
 func (s *Server) auth(next func(http.ResponseWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.cfg.Service.Authenticate(r.Context(), bearerToken(r.Header.Get("Authorization")))
+		p, err := s.authenticate(r)
 		if err != nil {
 			if easel.IsCode(err, easel.EUnauthorized) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="easel"`)

@@ -354,6 +354,7 @@ func TestZeroMeansWhatTheHelpSays(t *testing.T) {
 	positive := map[string]bool{"generate-timeout": true, "max-body": true, "body-timeout": true, "presign-expiry": true, "sweep-after": true,
 		"job-lease": true, "job-retention": true, "job-max-attempts": true, "webhook-retry-for": true,
 		"cloudfront-invalidation-window": true, "private-image-expiry": true, "max-edit-body": true, "edit-body-timeout": true}
+	positive["session-lifetime"], positive["max-user-keys"] = true, true // single sign-on
 	commandFlagSets()["serve"].VisitAll(func(fl *flag.Flag) {
 		g, ok := fl.Value.(flag.Getter)
 		if !ok {

@@ -46,6 +46,7 @@ type serveConfig struct {
 	memLimit     string
 	private      privateFlags
 	cdn          cdnFlags
+	sso          ssoFlags
 }
 
 const serveAbout = `Runs the service: the JSON API under /v1, the page at /, images under /images/ when they
@@ -86,6 +87,7 @@ func (c *serveConfig) bind(f *envFlags) {
 	f.Duration(&c.sweepTick, "sweep-every", "EASEL_SWEEP_EVERY", 5*time.Minute, "how often to sweep unfinished records (0: never, on this instance)")
 	f.Duration(&c.orphans, "sweep-orphans-every", "EASEL_SWEEP_ORPHANS_EVERY", 24*time.Hour, "how often to list the blob store for unrecorded objects, left by failed deletes (0: on every sweep)")
 	f.String(&c.memLimit, "memory-limit", "EASEL_MEMORY_LIMIT", "auto", "the Go runtime's soft memory limit: auto (GOMEMLIMIT, else 90% of the container's memory limit, else 75% of the machine's memory), off, or a size like 512MiB")
+	c.sso.bind(f)
 	f.Bool(&c.bootstrap, "bootstrap-admin", "EASEL_BOOTSTRAP_ADMIN", true, "on the first start with no keys, create user admin and print its sign-in link (never in production)")
 }
 
@@ -130,6 +132,9 @@ func (c *serveConfig) check() error {
 		return err
 	}
 	if err := c.cdn.check(c.publicURL); err != nil {
+		return err
+	}
+	if err := c.sso.check(); err != nil {
 		return err
 	}
 	return c.models.validate()
@@ -239,6 +244,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	sso, err := c.sso.open(ctx, siteURL(c.publicURL, listenURL))
+	if err != nil {
+		return err
+	}
 	svc.StartWorkers()
 	api := httpapi.New(httpapi.Config{
 		Service:      svc,
@@ -256,6 +265,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Production:       c.production(),
 		Metrics:          metrics,
 		Logger:           log,
+		SSO:              sso,
 	})
 	// The drain delay is for whoever watches /readyz; with no watcher (a laptop),
 	// a stop need not wait for one.

@@ -7,12 +7,16 @@ import { Detail } from "./detail.js";
 import { GenerateForm } from "./form.js";
 import { Gallery } from "./gallery.js";
 import { Jobs } from "./jobs.js";
+import { KeysPanel } from "./keys.js";
+import { endSession, loadSession } from "./sso.js";
 
 const $ = (id) => document.getElementById(id);
 
 class App {
   constructor() {
     this.client = null;
+    this.session = null; // the single sign-on session, when signed in with one
+    this.sso = null; // how people sign in here with single sign-on, when they can
     this.abort = null;
     this.modelNames = new Map();
     this.toastTimer = 0;
@@ -68,6 +72,12 @@ class App {
       this.signIn(key);
     });
     $("sign-out").addEventListener("click", () => this.signOut(""));
+    this.keys = new KeysPanel({
+      client: () => this.client,
+      canCreate: () => !!this.session, // a key never makes a key (POST /v1/keys is 403)
+      onError: (err) => this.handleAuth(err),
+      toast: (message) => this.toast(message),
+    });
   }
 
   start() {
@@ -78,19 +88,25 @@ class App {
     });
     const fromURL = takeKeyFromFragment();
     if (fromURL) saveKey(fromURL);
-    const key = fromURL || loadKey();
-    if (key) this.signIn(key);
-    else this.showSignIn("");
+    // A key in the link wins; then a single sign-on session; then a saved key.
+    loadSession().then((s) => {
+      this.sso = s?.sso || null;
+      const key = fromURL || (s?.user ? "" : loadKey());
+      if (key) this.signIn(key);
+      else if (s?.user) this.signIn("", s);
+      else this.showSignIn("");
+    });
   }
 
-  async signIn(key) {
+  async signIn(key, session = null) {
     const button = $("sign-in");
     button.disabled = true;
     $("signin-error").textContent = "";
-    const client = new Client(key);
+    const client = session ? new Client("", session.csrf_token) : new Client(key);
     try {
       const me = await client.me();
-      saveKey(key);
+      if (!session) saveKey(key);
+      this.session = session;
       this.client = client;
       $("who").textContent = me?.user ? `Signed in as ${me.user}` : "Signed in";
       this.gallery.reset();
@@ -100,7 +116,9 @@ class App {
       this.jobs.resume();
       await this.loadModels();
     } catch (err) {
-      if (err instanceof ApiError && err.status === 401) {
+      if (err instanceof ApiError && err.status === 401 && session) {
+        this.showSignIn("Your session has ended. Sign in again.");
+      } else if (err instanceof ApiError && err.status === 401) {
         clearKey();
         this.showSignIn("That API key was not accepted. Check it and try again.");
       } else {
@@ -115,7 +133,10 @@ class App {
   signOut(message) {
     this.abort?.abort();
     this.detail.close();
+    this.keys.close();
     clearKey();
+    if (this.session && !message) endSession(this.client); // message: it has ended already
+    this.session = null;
     this.client = null;
     this.gallery.reset();
     this.jobs.reset();
@@ -128,7 +149,7 @@ class App {
   /** Signs out when the key stops working (revoked, expired); true when it did. */
   handleAuth(err) {
     if (err instanceof ApiError && err.status === 401) {
-      this.signOut("Your API key is no longer accepted. Sign in again.");
+      this.signOut(this.session ? "Your session has ended. Sign in again." : "Your API key is no longer accepted. Sign in again.");
       return true;
     }
     return false;
@@ -139,6 +160,11 @@ class App {
     $("account").hidden = true;
     $("signin-view").hidden = false;
     $("signin-error").textContent = message;
+    $("sso").hidden = !this.sso;
+    if (this.sso) {
+      $("sso-sign-in").textContent = `Sign in with ${this.sso.name}`;
+      $("sso-sign-in").href = this.sso.sign_in_url;
+    }
     const input = $("api-key");
     if (message) input.setAttribute("aria-invalid", "true");
     else input.removeAttribute("aria-invalid");

@@ -93,7 +93,8 @@ export function followJob(key, id, { onEvent, onReconnect = () => {}, onError = 
   const connect = async () => {
     const conn = new AbortController();
     const signal = AbortSignal.any([stop.signal, conn.signal]);
-    const headers = { Authorization: `Bearer ${key}`, Accept: "text/event-stream" };
+    const headers = { Accept: "text/event-stream" };
+    if (key) headers.Authorization = `Bearer ${key}`; // none: the session cookie (single sign-on)
     if (last > 0) headers["Last-Event-ID"] = String(last);
     let idle = setTimeout(() => conn.abort(), IDLE_MS);
     try {
