@@ -236,6 +236,7 @@ func (w *world) synthesize(t *testing.T) {
 	w.dep = Deployment{Region: region, Account: account, StackName: stacks.MainStackName,
 		Refs: map[string]string{}, Attrs: map[string]string{}}
 	var userData interface{}
+	var alias string
 	w.queues = map[string]map[string]interface{}{}
 	for id, r := range w.tpl["Resources"].(map[string]interface{}) {
 		r := r.(map[string]interface{})
@@ -264,9 +265,10 @@ func (w *world) synthesize(t *testing.T) {
 		case "AWS::S3::Bucket":
 			name := strings.ToLower(stacks.MainStackName + "-" + id + "-" + randomString(12, lowerDigits))
 			w.dep.Refs[id] = name
-			if strings.HasPrefix(id, "ImageBucket") {
-				w.bucket = name
-			}
+		case "AWS::S3::AccessPoint":
+			// An alias is NAME-RANDOM-s3alias; S3 takes it wherever a bucket name goes.
+			alias = stacks.AccessPointNamePrefix + randomString(8, lowerDigits) + "-" + randomString(32, lowerDigits) + "-s3alias"
+			w.dep.Attrs[id+".Alias"] = alias
 		case "AWS::SecretsManager::Secret":
 			w.dep.Refs[id] = "arn:aws:secretsmanager:" + region + ":" + account + ":secret:" + id + "-" + randomString(6, alnum)
 		case "AWS::Logs::LogGroup":
@@ -280,6 +282,9 @@ func (w *world) synthesize(t *testing.T) {
 			userData = r["Properties"].(map[string]interface{})["LaunchTemplateData"].(map[string]interface{})["UserData"]
 		}
 	}
+	// The instance reaches the images through the access point: the S3 server here
+	// has no access points, so it serves the alias as the bucket itself.
+	w.bucket = alias
 	if userData == nil || w.asgID == "" || w.bucket == "" || w.table == "" || w.queue == "" || w.dlq == "" || w.bus == "" {
 		t.Fatal("the template lacks the launch template, the Auto Scaling group, the image bucket, the table, the job queues or the bus")
 	}

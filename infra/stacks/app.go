@@ -152,6 +152,7 @@ type mainStack struct {
 	zoneRef      awsroute53.IHostedZone
 	logs         awss3.Bucket
 	images       awss3.Bucket
+	access       *accessPoint
 	table        awsdynamodb.Table
 	appLogs      awslogs.LogGroup
 	alarmTopic   awssns.Topic
@@ -177,6 +178,7 @@ func (s *mainStack) build() {
 	net := newNetwork(s, s.logs)
 	vpc := net.vpc
 	s.images = newImageBucket(s, s.logs)
+	s.access = newAccessPoint(s, vpc, s.images)
 	s.table = newTable(s)
 	cleanup := newFirstDeployCleanup(s, s.images, s.logs)
 	s.appLogs = awslogs.NewLogGroup(s.stack, jsii.String("ServiceLogs"), &awslogs.LogGroupProps{
@@ -213,12 +215,15 @@ func (s *mainStack) build() {
 		writer.Node().AddDependency(cleanup)
 	}
 	dash := newMonitoring(s, s.lb, s.comp)
+	s.access.finish()
 
 	out := func(id, desc string, value *string) {
 		awscdk.NewCfnOutput(s.stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
 	}
 	out("SiteUrl", "Easel's public URL", jsii.String("https://"+*site+"/"))
 	out("ImageBucketName", "S3 bucket holding the images (EASEL_BLOB)", s.images.BucketName())
+	out("ImageAccessPointAlias", "S3 access point of the images (EASEL_BLOB s3://ALIAS?prefix=images/)", s.access.alias())
+	out("ImageAccessPointArn", "S3 access point of the images, the only way the service reaches them", s.access.arn())
 	out("CatalogTableName", "DynamoDB table (EASEL_CATALOG)", s.table.TableName())
 	out("DistributionId", "CloudFront distribution", dist.DistributionId())
 	out("AutoScalingGroupName", "Auto Scaling group of the Easel instances", s.comp.asg.AutoScalingGroupName())

@@ -44,7 +44,7 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 	c := compute{}
 	c.role = awsiam.NewRole(s.stack, jsii.String("InstanceRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
-		Description: jsii.String("Easel instances: Bedrock models, image prefix, catalog table, SSM"),
+		Description: jsii.String("Easel instances: Bedrock models, images through the access point, catalog table, SSM"),
 		ManagedPolicies: &[]awsiam.IManagedPolicy{
 			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore")),
 		},
@@ -160,7 +160,7 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 	settings := instanceSettings{
 		Region:       s.cfg.Region,
 		Table:        *s.table.TableName(),
-		Bucket:       *s.images.BucketName(),
+		Bucket:       *s.access.alias(),
 		Models:       s.cfg.Models,
 		SiteHost:     *site,
 		SecretArn:    *s.originSecret.SecretArn(),
@@ -189,21 +189,7 @@ func grantInstancePermissions(s *mainStack, role awsiam.Role, binary awss3assets
 		Actions:   jsii.Strings(CatalogActions()...),
 		Resources: jsii.Strings(tableResources...),
 	}))
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ImageObjects"),
-		Actions:   jsii.Strings("s3:PutObject", "s3:GetObject", "s3:DeleteObject"),
-		Resources: jsii.Strings(*s.images.ArnForObjects(jsii.String(ImagePrefix + "*"))),
-	}))
-	// HeadBucket is authorised as s3:ListBucket and carries no prefix, hence IfExists:
-	// a listing that names a prefix must stay under images/.
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ImageListing"),
-		Actions:   jsii.Strings("s3:ListBucket"),
-		Resources: jsii.Strings(*s.images.BucketArn()),
-		Conditions: &map[string]interface{}{
-			"StringLikeIfExists": map[string]interface{}{"s3:prefix": []string{ImagePrefix + "*"}},
-		},
-	}))
+	s.access.grant(role)
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:     jsii.String("EaselBinaryAsset"),
 		Actions: jsii.Strings("s3:GetObject"),

@@ -22,7 +22,8 @@ func suppressFindings(s *mainStack) {
 		suppression("AwsSolutions-IAM5",
 			"Easel writes one object per image under the images/ prefix with generated keys; the prefix "+
 				"wildcard is the narrowest grant that allows that.",
-			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<ImageBucket[0-9A-F]+\.Arn>\/images\/\*$/`)}))
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:s3:[a-z0-9-]+:[0-9]{12}:accesspoint\/` +
+				AccessPointNamePrefix + `.*\/object\/images\/\*$/`)}))
 	if usesProfiles(s.cfg.Models) {
 		add(s.comp.role, suppression("AwsSolutions-IAM5",
 			"A cross-region inference profile routes each call to the model in one of several regions; "+

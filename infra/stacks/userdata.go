@@ -46,7 +46,7 @@ const (
 type instanceSettings struct {
 	Region       string
 	Table        string
-	Bucket       string
+	Bucket       string // the images access point's alias, used as a bucket name
 	Models       []string
 	SiteHost     string
 	SecretArn    string
