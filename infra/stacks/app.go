@@ -153,6 +153,7 @@ type mainStack struct {
 	logs         awss3.Bucket
 	images       awss3.Bucket
 	access       *accessPoint
+	signing      *signingKeys // nil unless cfg.PrivateImages
 	table        awsdynamodb.Table
 	appLogs      awslogs.LogGroup
 	alarmTopic   awssns.Topic
@@ -198,6 +199,9 @@ func (s *mainStack) build() {
 	})
 	s.jobs = newJobs(s)
 	s.lb = newLoadBalancer(s, vpc, s.logs)
+	if s.cfg.PrivateImages {
+		s.signing = newSigningKeys(s)
+	}
 	dist := newDistribution(s, s.lb, s.images, s.logs, s.originSecret.SecretValue().UnsafeUnwrap())
 	s.distribution = dist
 	site := dist.DistributionDomainName()

@@ -53,7 +53,6 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 		Path: jsii.String(s.cfg.BinaryPath),
 	})
 	grantInstancePermissions(s, c.role, binary)
-	s.jobs.grant(c.role)
 
 	c.sg = awsec2.NewSecurityGroup(s.stack, jsii.String("InstanceSg"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
@@ -169,6 +168,7 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 		DrainSeconds: int(DrainTimeout.Seconds()),
 		QueueName:    *s.jobs.queue.QueueName(),
 		EventBus:     *s.jobs.bus.EventBusName(),
+		Extra:        accessEnv(s),
 	}
 	userData.AddSignalOnExitCommand(c.asg)
 	userData.AddCommands(*jsii.Strings(settings.bootCommands()...)...)
@@ -177,6 +177,26 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 
 // grantInstancePermissions gives the role exactly what Easel and the boot script use.
 func grantInstancePermissions(s *mainStack, role awsiam.Role, binary awss3assets.Asset) {
+	grantAppPermissions(s, role)
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:     jsii.String("EaselBinaryAsset"),
+		Actions: jsii.Strings("s3:GetObject"),
+		Resources: jsii.Strings(fmt.Sprintf("arn:%s:s3:::%s/%s",
+			*s.stack.Partition(), *binary.S3BucketName(), *binary.S3ObjectKey())),
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ServiceLog"),
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
+		Resources: jsii.Strings(*s.appLogs.LogGroupArn()),
+	}))
+	s.originSecret.GrantRead(role, nil)
+}
+
+// grantAppPermissions gives an application role (the instances' or the Fargate
+// task's) exactly what Easel itself uses: the models, the catalog table, the images
+// through the access point, the job queues and bus, invalidations of the
+// distribution, and with private images the current signing key.
+func grantAppPermissions(s *mainStack, role awsiam.Role) {
 	for _, st := range bedrockStatements(s.stack, s.cfg.Models) {
 		role.AddToPrincipalPolicy(st)
 	}
@@ -190,16 +210,9 @@ func grantInstancePermissions(s *mainStack, role awsiam.Role, binary awss3assets
 		Resources: jsii.Strings(tableResources...),
 	}))
 	s.access.grant(role)
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:     jsii.String("EaselBinaryAsset"),
-		Actions: jsii.Strings("s3:GetObject"),
-		Resources: jsii.Strings(fmt.Sprintf("arn:%s:s3:::%s/%s",
-			*s.stack.Partition(), *binary.S3BucketName(), *binary.S3ObjectKey())),
-	}))
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ServiceLog"),
-		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
-		Resources: jsii.Strings(*s.appLogs.LogGroupArn()),
-	}))
-	s.originSecret.GrantRead(role, nil)
+	s.jobs.grant(role)
+	grantInvalidation(s, role)
+	if s.signing != nil {
+		s.signing.grantApp(role)
+	}
 }

@@ -31,6 +31,15 @@ func suppressFindings(s *mainStack) {
 				"(condition bedrock:InferenceProfileArn).",
 			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:bedrock:\*?::foundation-model\//`)}))
 	}
+	if s.signing != nil {
+		for _, secret := range s.signing.secrets {
+			add(secret, suppression("AwsSolutions-SMG4",
+				"The signing key's public half is registered in CloudFront's key group, which a Secrets Manager "+
+					"rotation Lambda cannot update in step with the secret; rotation is a redeploy with "+
+					"signingKeyGeneration raised by one (a new key and secret, the previous key kept in the group "+
+					"for URLs it signed), see docs/deploy.md."))
+		}
+	}
 	add(s.distribution, suppression("AwsSolutions-CFR1",
 		"Easel serves its users wherever they are; geographic restriction is a policy choice left "+
 			"to the operator, not a security control this stack can pick."))
