@@ -38,9 +38,7 @@ func newAccessPoint(s *mainStack, vpc awsec2.IVpc, images awss3.Bucket) *accessP
 	// Access point names are unique per account and region: "easel-images-" and the
 	// first group of the stack id's GUID.
 	name := awscdk.Fn_Join(jsii.String(""), &[]*string{
-		jsii.String(AccessPointNamePrefix),
-		awscdk.Fn_Select(jsii.Number(0), awscdk.Fn_Split(jsii.String("-"),
-			awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), s.stack.StackId(), nil)), nil)),
+		jsii.String(AccessPointNamePrefix), stackIDPart(s),
 	})
 	ap := awss3.NewCfnAccessPoint(s.stack, jsii.String("ImageAccessPoint"), &awss3.CfnAccessPointProps{
 		Name:             name,

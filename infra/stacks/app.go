@@ -154,6 +154,7 @@ type mainStack struct {
 	images       awss3.Bucket
 	access       *accessPoint
 	signing      *signingKeys // nil unless cfg.PrivateImages
+	auth         *cognitoAuth // nil unless cfg.Auth is AuthCognito
 	table        awsdynamodb.Table
 	appLogs      awslogs.LogGroup
 	alarmTopic   awssns.Topic
@@ -208,6 +209,9 @@ func (s *mainStack) build() {
 	if s.cfg.HasDomain() {
 		site = jsii.String(s.cfg.DomainName)
 	}
+	if s.cfg.Auth == AuthCognito {
+		s.auth = newCognitoAuth(s, site)
+	}
 	s.comp = newCompute(s, vpc, s.lb, site)
 	s.comp.asg.Node().AddDependency(net.egress...)
 	if s.cfg.BedrockEndpoint {
@@ -235,6 +239,12 @@ func (s *mainStack) build() {
 	out("AlarmTopicArn", "SNS topic the alarms notify; subscribe to it", s.alarmTopic.TopicArn())
 	out("OriginSecretArn", "Secret holding the "+OriginHeader+" value", s.originSecret.SecretArn())
 	out("DashboardName", "CloudWatch dashboard", dash.DashboardName())
+	if s.auth != nil {
+		out("UserPoolId", "Cognito user pool of the people who sign in (add them here)", s.auth.pool.UserPoolId())
+		out("UserPoolClientId", "Cognito app client of Easel's page (EASEL_OIDC_CLIENT_ID)", s.auth.client.UserPoolClientId())
+		out("OidcIssuer", "OpenID Connect issuer (EASEL_OIDC_ISSUER)", s.auth.issuer)
+		out("SignInDomain", "Cognito-hosted sign-in", s.auth.domain.BaseUrl(nil))
+	}
 	out("JobQueueUrl", "SQS job queue (EASEL_QUEUE)", s.jobs.queue.QueueUrl())
 	out("JobDeadLetterQueueUrl", "SQS dead-letter queue of the job queue", s.jobs.deadLetter.QueueUrl())
 	out("JobEventBusName", "EventBridge bus of the job events (EASEL_EVENTS)", s.jobs.bus.EventBusName())

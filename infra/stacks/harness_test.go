@@ -112,6 +112,13 @@ func accessVariants() []variant {
 	out = append(out, variant{name: "ec2-keys-private-g2", context: map[string]string{
 		stacks.KeyPrivateImages: "true", stacks.KeySigningKeyGeneration: "2",
 	}, env: map[string]string{"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "us-east-1"}})
+	// Cognito with a domain, the app stack outside us-east-1.
+	out = append(out, variant{name: "ec2-cognito-domain", context: map[string]string{
+		stacks.KeyAuth:           stacks.AuthCognito,
+		stacks.KeyDomainName:     "images.example.com",
+		stacks.KeyHostedZoneID:   "Z0123456789EXAMPLE",
+		stacks.KeyHostedZoneName: "example.com",
+	}, env: map[string]string{"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "us-west-2"}})
 	return out
 }
 

@@ -73,8 +73,7 @@ func newSigningKeys(s *mainStack) *signingKeys {
 		LogGroup:     logs,
 	})
 	// Unique per account (CloudFront names are global): the stack id's first group.
-	guid := awscdk.Fn_Select(jsii.Number(0), awscdk.Fn_Split(jsii.String("-"),
-		awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), s.stack.StackId(), nil)), nil))
+	guid := stackIDPart(s)
 	gen := s.cfg.SigningKeyGeneration
 	var items []*string
 	for g := max(1, gen-1); g <= gen; g++ {

@@ -111,6 +111,11 @@ func accessEnv(s *mainStack) []string {
 			"EASEL_CLOUDFRONT_KEY_PAIR_ID="+*s.signing.current.Ref(),
 			"EASEL_CLOUDFRONT_PRIVATE_KEY_SECRET="+*s.signing.secret.SecretArn())
 	}
+	if s.auth != nil {
+		lines = append(lines,
+			"EASEL_OIDC_ISSUER="+*s.auth.issuer,
+			"EASEL_OIDC_CLIENT_ID="+*s.auth.client.UserPoolClientId())
+	}
 	return lines
 }
 
