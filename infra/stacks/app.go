@@ -103,13 +103,17 @@ type Deployment struct {
 }
 
 // Build adds Easel's stacks to app and cdk-nag's AwsSolutions checks to every stack.
-// cfg.BinaryPath must name the linux/arm64 easel binary (any file will do for
-// synthesis).
+// With compute=ec2, cfg.BinaryPath must name the linux/arm64 easel binary (any file
+// will do for synthesis); with compute=fargate, cfg.DockerDir must hold a Dockerfile.
 func Build(app awscdk.App, cfg Config) (*Deployment, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(cfg.BinaryPath); err != nil || !st.Mode().IsRegular() {
+	if cfg.Compute == ComputeFargate {
+		if err := CheckDockerfile(cfg.DockerDir); err != nil {
+			return nil, err
+		}
+	} else if st, err := os.Stat(cfg.BinaryPath); err != nil || !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("easel binary %q: not a file (set %s or -c %s=PATH)", cfg.BinaryPath, EnvName(KeyBinary), KeyBinary)
 	}
 	d := &Deployment{}
@@ -212,14 +216,18 @@ func (s *mainStack) build() {
 	if s.cfg.Auth == AuthCognito {
 		s.auth = newCognitoAuth(s, site)
 	}
-	s.comp = newCompute(s, vpc, s.lb, site)
-	s.comp.asg.Node().AddDependency(net.egress...)
+	if s.cfg.Compute == ComputeFargate {
+		s.comp = newFargate(s, vpc, s.lb, site)
+	} else {
+		s.comp = newCompute(s, vpc, s.lb, site)
+	}
+	s.comp.workload.Node().AddDependency(net.egress...)
 	if s.cfg.BedrockEndpoint {
 		// Private DNS sends bedrock-runtime to the endpoint once it exists.
-		s.comp.asg.Node().AddDependency(newBedrockEndpoint(s, vpc, s.comp.sg))
+		s.comp.workload.Node().AddDependency(newBedrockEndpoint(s, vpc, s.comp.sg))
 	}
 	// What writes to the table or the buckets goes before the cleanup in a rollback.
-	for _, writer := range []constructs.IConstruct{s.lb.alb, dist, s.comp.asg, vpc.Node().FindChild(jsii.String(flowLogID))} {
+	for _, writer := range []constructs.IConstruct{s.lb.alb, dist, s.comp.workload, vpc.Node().FindChild(jsii.String(flowLogID))} {
 		writer.Node().AddDependency(cleanup)
 	}
 	dash := newMonitoring(s, s.lb, s.comp)
@@ -234,7 +242,12 @@ func (s *mainStack) build() {
 	out("ImageAccessPointArn", "S3 access point of the images, the only way the service reaches them", s.access.arn())
 	out("CatalogTableName", "DynamoDB table (EASEL_CATALOG)", s.table.TableName())
 	out("DistributionId", "CloudFront distribution", dist.DistributionId())
-	out("AutoScalingGroupName", "Auto Scaling group of the Easel instances", s.comp.asg.AutoScalingGroupName())
+	if f := s.comp.fargate; f != nil {
+		out("ClusterName", "ECS cluster of the Easel service", f.cluster.ClusterName())
+		out("ServiceName", "ECS service of the Easel tasks", f.service.ServiceName())
+	} else {
+		out("AutoScalingGroupName", "Auto Scaling group of the Easel instances", s.comp.asg.AutoScalingGroupName())
+	}
 	out("ServiceLogGroup", "CloudWatch log group of the easel service", s.appLogs.LogGroupName())
 	out("AlarmTopicArn", "SNS topic the alarms notify; subscribe to it", s.alarmTopic.TopicArn())
 	out("OriginSecretArn", "Secret holding the "+OriginHeader+" value", s.originSecret.SecretArn())

@@ -5,10 +5,12 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/easelhq/easel/dynamostore/tabledef"
@@ -27,12 +29,18 @@ func CatalogActions() []string {
 // answers 503 while the instance drains or cannot reach its dependencies.
 const HealthCheckPath = "/readyz"
 
-// compute is the instances' side of the stack.
+// compute is the instances' (or the Fargate tasks') side of the stack.
 type compute struct {
-	role  awsiam.Role
-	asg   awsautoscaling.AutoScalingGroup
+	role  awsiam.Role                     // the application's role: the instances' or the tasks'
+	asg   awsautoscaling.AutoScalingGroup // nil with Fargate
 	group elbv2.ApplicationTargetGroup
 	sg    awsec2.SecurityGroup
+	// workload is the Auto Scaling group or the ECS service: what must wait for the
+	// network and go before the first-deploy cleanup.
+	workload constructs.IConstruct
+	// cpu and capacity are the dashboard's average CPU and instances (tasks) in service.
+	cpu, capacity awscloudwatch.IMetric
+	fargate       *fargateService // nil with EC2
 }
 
 // newCompute builds the instance role, the Graviton launch template (IMDSv2 only,
@@ -137,10 +145,24 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 		TargetUtilizationPercent: jsii.Number(50),
 	})
 	s.jobs.scaleOnBacklog(s, c.asg)
-	c.group = lb.listener.AddTargets(jsii.String("Easel"), &elbv2.AddApplicationTargetsProps{
+	c.group = addTargets(lb, c.asg)
+	c.workload = c.asg
+	c.cpu, c.capacity = asgMetrics(c.asg)
+
+	settings := appSettings(s, site)
+	settings.AssetURL = *binary.S3ObjectUrl()
+	userData.AddSignalOnExitCommand(c.asg)
+	userData.AddCommands(*jsii.Strings(settings.bootCommands()...)...)
+	return c
+}
+
+// addTargets adds the target group of the Easel instances or tasks to the listener,
+// with the health check both use.
+func addTargets(lb loadBalancer, targets elbv2.IApplicationLoadBalancerTarget) elbv2.ApplicationTargetGroup {
+	return lb.listener.AddTargets(jsii.String("Easel"), &elbv2.AddApplicationTargetsProps{
 		Port:                jsii.Number(AppPort),
 		Protocol:            elbv2.ApplicationProtocol_HTTP,
-		Targets:             &[]elbv2.IApplicationLoadBalancerTarget{c.asg},
+		Targets:             &[]elbv2.IApplicationLoadBalancerTarget{targets},
 		DeregistrationDelay: awscdk.Duration_Seconds(jsii.Number(DrainTimeout.Seconds())),
 		// /readyz, not /healthz: a draining instance answers 503 and leaves the ALB
 		// before it closes its listener. Easel exempts the check from the origin
@@ -155,24 +177,38 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 			UnhealthyThresholdCount: jsii.Number(HealthCheckUnhealthy),
 		},
 	})
+}
 
-	settings := instanceSettings{
+// asgMetrics are the instances' average CPU and their number in service.
+func asgMetrics(asg awsautoscaling.AutoScalingGroup) (cpu, capacity awscloudwatch.IMetric) {
+	period := awscdk.Duration_Minutes(jsii.Number(5))
+	dims := &map[string]*string{"AutoScalingGroupName": asg.AutoScalingGroupName()}
+	cpu = awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String("AWS/EC2"), MetricName: jsii.String("CPUUtilization"),
+		DimensionsMap: dims, Statistic: jsii.String("Average"), Period: period,
+	})
+	capacity = awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String("AWS/AutoScaling"), MetricName: jsii.String("GroupInServiceInstances"),
+		DimensionsMap: dims, Statistic: jsii.String("Average"), Period: period,
+	})
+	return cpu, capacity
+}
+
+// appSettings are Easel's settings, the same for instances and tasks.
+func appSettings(s *mainStack, site *string) instanceSettings {
+	return instanceSettings{
 		Region:       s.cfg.Region,
 		Table:        *s.table.TableName(),
 		Bucket:       *s.access.alias(),
 		Models:       s.cfg.Models,
 		SiteHost:     *site,
 		SecretArn:    *s.originSecret.SecretArn(),
-		AssetURL:     *binary.S3ObjectUrl(),
 		LogGroup:     *s.appLogs.LogGroupName(),
 		DrainSeconds: int(DrainTimeout.Seconds()),
 		QueueName:    *s.jobs.queue.QueueName(),
 		EventBus:     *s.jobs.bus.EventBusName(),
 		Extra:        accessEnv(s),
 	}
-	userData.AddSignalOnExitCommand(c.asg)
-	userData.AddCommands(*jsii.Strings(settings.bootCommands()...)...)
-	return c
 }
 
 // grantInstancePermissions gives the role exactly what Easel and the boot script use.

@@ -21,6 +21,9 @@ import (
 // after the variable is set.
 func TestMain(m *testing.M) {
 	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+	// Synthesis must not need Docker (the Fargate image is only staged; `cdk deploy`
+	// builds it): any attempt to run it fails.
+	os.Setenv("CDK_DOCKER", "/nonexistent/docker-must-not-run-during-synthesis")
 	jsii.Close()
 	code := m.Run()
 	cleanupFixtures()
