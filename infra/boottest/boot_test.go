@@ -276,6 +276,7 @@ func (w *world) synthesize(t *testing.T) {
 		case "AWS::CloudFront::Distribution":
 			w.site = "d" + randomString(13, lowerDigits) + ".cloudfront.net"
 			w.dep.Attrs[id+".DomainName"] = w.site
+			w.dep.Refs[id] = "E" + strings.ToUpper(randomString(13, lowerDigits)) // its id (invalidations)
 		case "AWS::AutoScaling::AutoScalingGroup":
 			w.asgID = id
 		case "AWS::EC2::LaunchTemplate":
