@@ -64,8 +64,7 @@ type fargateService struct {
 // listener and target group health check as the instances, from the image the repo's
 // Dockerfile builds; the task role gets exactly the instance role's application
 // grants (grantAppPermissions), the origin secret reaches the container as an ECS
-// secret; the root file system is read-only but for the data directory and /tmp (as
-// systemd's ProtectSystem=strict on the instances); rolling deployments keep every
+// secret; rolling deployments keep every
 // task until its replacement is healthy, with the circuit breaker rolling a failed
 // deployment back; logs go to the service log group; the task count tracks CPU and the
 // job backlog per task.
@@ -98,10 +97,6 @@ func newFargate(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
 		},
 		TaskRole: c.role,
-		Volumes: &[]*awsecs.Volume{
-			{Name: jsii.String("data")},
-			{Name: jsii.String("tmp")},
-		},
 	})
 	image := awsecs.ContainerImage_FromAsset(jsii.String(s.cfg.DockerDir), &awsecs.AssetImageProps{
 		File:     jsii.String("Dockerfile"),
@@ -113,7 +108,7 @@ func newFargate(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 		k, v, _ := strings.Cut(line, "=")
 		env[k] = jsii.String(v)
 	}
-	container := f.task.AddContainer(jsii.String(ContainerName), &awsecs.ContainerDefinitionOptions{
+	f.task.AddContainer(jsii.String(ContainerName), &awsecs.ContainerDefinitionOptions{
 		ContainerName: jsii.String(ContainerName),
 		Image:         image,
 		Environment:   &env,
@@ -126,14 +121,15 @@ func newFargate(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 		}),
 		PortMappings: &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(AppPort), Protocol: awsecs.Protocol_TCP}},
 		// SIGTERM, then the drain delay and timeout before SIGKILL (Fargate allows 120 s).
-		StopTimeout:            awscdk.Duration_Seconds(jsii.Number(StopTimeout.Seconds())),
-		ReadonlyRootFilesystem: jsii.Bool(true),
+		StopTimeout: awscdk.Duration_Seconds(jsii.Number(StopTimeout.Seconds())),
+		// Not read-only: Fargate mounts task volumes owned by root, which the image's
+		// non-root user (65532) could not write, so a read-only root would leave Easel
+		// no writable /tmp (Go spills large multipart uploads there). The image keeps
+		// /tmp (1777) and the data directory (65532) writable; the user has no shell
+		// and no capabilities to change anything else.
+		ReadonlyRootFilesystem: jsii.Bool(false),
 		Essential:              jsii.Bool(true),
 	})
-	container.AddMountPoints(
-		&awsecs.MountPoint{SourceVolume: jsii.String("data"), ContainerPath: jsii.String(DataDir), ReadOnly: jsii.Bool(false)},
-		&awsecs.MountPoint{SourceVolume: jsii.String("tmp"), ContainerPath: jsii.String("/tmp"), ReadOnly: jsii.Bool(false)},
-	)
 	f.exec = f.task.ExecutionRole()
 
 	c.sg = awsec2.NewSecurityGroup(s.stack, jsii.String("TaskSg"), &awsec2.SecurityGroupProps{

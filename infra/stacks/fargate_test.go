@@ -38,7 +38,7 @@ func roleStatements(t *testing.T, s *synthesized, rolePrefix string, skip func(s
 // behind the same listener, health-checked on /readyz; the container is the image
 // built from the Dockerfile (staged, not built: synthesis runs no Docker), with the
 // instances' environment, the origin secret as an ECS secret, logs to the service
-// log group, a read-only root but for the data directory and /tmp; the task role has
+// log group; the task role has
 // exactly the instance role's application grants; the circuit breaker rolls back;
 // the task count tracks CPU and the job backlog per task.
 func TestFargateService(t *testing.T) {
@@ -80,10 +80,9 @@ func TestFargateService(t *testing.T) {
 			}
 			for k, want := range map[string]string{
 				"Name":                   stacks.ContainerName,
-				"ReadonlyRootFilesystem": "true",
+				"ReadonlyRootFilesystem": "false",
 				"StopTimeout":            flatten(int(stacks.StopTimeout.Seconds())),
 				"PortMappings":           `{"ContainerPort":8080,"Protocol":"tcp"}`,
-				"MountPoints":            `{"ContainerPath":"` + stacks.DataDir + `","ReadOnly":false,"SourceVolume":"data"}{"ContainerPath":"/tmp","ReadOnly":false,"SourceVolume":"tmp"}`,
 			} {
 				if got := flatten(cd[k]); got != want {
 					t.Errorf("container %s = %s, want %s", k, got, want)
