@@ -179,6 +179,11 @@ type EditRequest struct {
 	// SourceImageID and StyleImageID record lineage; the service sets them.
 	SourceImageID string `json:"source_image_id,omitempty"`
 	StyleImageID  string `json:"style_image_id,omitempty"`
+	MaskImageID   string `json:"mask_image_id,omitempty"`
+
+	// N is how many results a job makes (each a model call, seeds counting up from
+	// Seed); 0 means 1. Models ignore it.
+	N int `json:"n,omitempty"`
 
 	Prompt         string `json:"prompt,omitempty"`
 	NegativePrompt string `json:"negative_prompt,omitempty"`
@@ -202,6 +207,48 @@ type EditRequest struct {
 	Seed         *uint64 `json:"seed,omitempty"`
 	StylePreset  string  `json:"style_preset,omitempty"`
 	OutputFormat string  `json:"output_format,omitempty"`
+}
+
+// Clone returns a copy of r that shares no pointer with it (the images' bytes are
+// shared: they are never modified).
+func (r *EditRequest) Clone() *EditRequest {
+	c := *r
+	for _, name := range EditNumberFields() {
+		if v, ok := r.Number(name); ok {
+			c.SetNumber(name, v)
+		}
+	}
+	if r.Seed != nil {
+		s := *r.Seed
+		c.Seed = &s
+	}
+	return &c
+}
+
+// Fields returns the operation's fields as given (numbers, the search and select
+// prompts, aspect ratio, seed, style preset, output format): what a result's
+// OperationFields records. Images, ids and the prompts are left out.
+func (r *EditRequest) Fields() map[string]any {
+	out := map[string]any{}
+	for _, name := range EditNumberFields() {
+		if v, ok := r.Number(name); ok {
+			if r.intField(name) != nil {
+				out[name] = int(v)
+			} else {
+				out[name] = v
+			}
+		}
+	}
+	for k, v := range map[string]string{"search_prompt": r.SearchPrompt, "select_prompt": r.SelectPrompt,
+		"aspect_ratio": r.AspectRatio, "style_preset": r.StylePreset, "output_format": r.OutputFormat} {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	if r.Seed != nil {
+		out["seed"] = *r.Seed
+	}
+	return out
 }
 
 // EditNumberFields lists the numeric fields of EditRequest by their API names.

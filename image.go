@@ -3,6 +3,7 @@ package easel
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -39,7 +40,27 @@ type Image struct {
 	Key            string      `json:"key"`    // object key of the image
 	ThumbKey       string      `json:"thumb_key,omitempty"`
 	CreatedAt      time.Time   `json:"created_at"`
+
+	// Lineage of an edit (all empty for a generated image). Operation is the edit
+	// operation that made the image, OpUpload for an image the caller sent as an edit's
+	// input, or OpMask for a mask the caller sent. SourceImageID, StyleImageID and
+	// MaskImageID are the inputs (images of the same user; they may have been deleted
+	// since). OperationFields is the JSON object of the operation's fields as the model
+	// was called with them (defaults filled in), without the images and prompts.
+	Operation       string          `json:"operation,omitempty"`
+	SourceImageID   string          `json:"source_image_id,omitempty"`
+	StyleImageID    string          `json:"style_image_id,omitempty"`
+	MaskImageID     string          `json:"mask_image_id,omitempty"`
+	OperationFields json.RawMessage `json:"operation_fields,omitempty"`
 }
+
+// Operations of images that no model made: the inputs of edits.
+const (
+	// OpUpload marks an image the caller sent as an edit's source or style image.
+	OpUpload = "upload"
+	// OpMask marks a mask the caller sent with an edit.
+	OpMask = "mask"
+)
 
 // PageCursor marks a position in a user's newest-first gallery: the last image of the
 // previous page. It is the same for every Catalog adapter, so the HTTP layer can seal

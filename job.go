@@ -69,6 +69,8 @@ type JobKind string
 const (
 	// JobGenerate makes images from a prompt (Job.Spec.Generate).
 	JobGenerate JobKind = "generate"
+	// JobEdit edits an image (Job.Spec.Edit).
+	JobEdit JobKind = "edit"
 )
 
 // JobSpec is what a job was asked to do: immutable once the job is created. Exactly one
@@ -78,10 +80,35 @@ type JobSpec struct {
 	// Generate is the normalized generation request (model, n, size or aspect ratio,
 	// output format and seed all set).
 	Generate *GenerateRequest `json:"generate,omitempty"`
+	// Edit is the normalized edit request: its inputs are stored images of the job's
+	// user, named by SourceImageID, MaskImageID and StyleImageID (never bytes).
+	Edit *EditRequest `json:"edit,omitempty"`
 	// Webhook is the https URL to notify, "" for none.
 	Webhook string `json:"webhook,omitempty"`
 	// WebhookEvents lists the event types sent to Webhook.
 	WebhookEvents []string `json:"webhook_events,omitempty"`
+}
+
+// Images is how many images the job makes.
+func (s *JobSpec) Images() int {
+	switch {
+	case s.Generate != nil:
+		return s.Generate.N
+	case s.Edit != nil:
+		return max(s.Edit.N, 1)
+	}
+	return 0
+}
+
+// ModelID is the model the job calls.
+func (s *JobSpec) ModelID() string {
+	switch {
+	case s.Generate != nil:
+		return s.Generate.Model
+	case s.Edit != nil:
+		return s.Edit.Model
+	}
+	return ""
 }
 
 // JobError is why a job failed.
@@ -250,6 +277,10 @@ func (j *Job) Clone() *Job {
 	if j.Spec.Generate != nil {
 		g := *j.Spec.Generate
 		c.Spec.Generate = &g
+	}
+	if j.Spec.Edit != nil {
+		e := j.Spec.Edit.Clone()
+		c.Spec.Edit = e
 	}
 	if j.Lease != nil {
 		l := *j.Lease

@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -56,6 +57,12 @@ type imageItem struct {
 	Key            string   `dynamodbav:"object_key,omitempty"`
 	ThumbKey       string   `dynamodbav:"thumb_key,omitempty"`
 	CreatedAt      int64    `dynamodbav:"created_at"` // Unix ns
+	// Edit lineage (issue 10); absent on generated images.
+	Operation       string `dynamodbav:"operation,omitempty"`
+	SourceImageID   string `dynamodbav:"source_image_id,omitempty"`
+	StyleImageID    string `dynamodbav:"style_image_id,omitempty"`
+	MaskImageID     string `dynamodbav:"mask_image_id,omitempty"`
+	OperationFields string `dynamodbav:"operation_fields,omitempty"` // a JSON object
 }
 
 func imagePK(id string) string { return imagePrefix + id }
@@ -73,6 +80,8 @@ func toImageItem(img *easel.Image) imageItem {
 		ContentType: img.ContentType, Bytes: img.Bytes, SHA256: img.SHA256,
 		Key: img.Key, ThumbKey: img.ThumbKey,
 		CreatedAt: img.CreatedAt.UnixNano(),
+		Operation: img.Operation, SourceImageID: img.SourceImageID, StyleImageID: img.StyleImageID,
+		MaskImageID: img.MaskImageID, OperationFields: string(img.OperationFields),
 	}
 	switch img.Status {
 	case easel.StatusReady:
@@ -92,7 +101,16 @@ func (it *imageItem) image() *easel.Image {
 		ContentType: it.ContentType, Bytes: it.Bytes, SHA256: it.SHA256,
 		Key: it.Key, ThumbKey: it.ThumbKey,
 		CreatedAt: fromNanos(it.CreatedAt),
+		Operation: it.Operation, SourceImageID: it.SourceImageID, StyleImageID: it.StyleImageID,
+		MaskImageID: it.MaskImageID, OperationFields: optionalJSON(it.OperationFields),
 	}
+}
+
+func optionalJSON(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
 }
 
 func decodeImage(item map[string]types.AttributeValue) (*easel.Image, error) {

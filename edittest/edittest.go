@@ -289,3 +289,10 @@ func (f *Fixtures) Base(op string, spec *easel.OperationSpec) *easel.EditRequest
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Cases returns an operation's table: its own cases and those every operation shares,
+// for suites that drive the operation through another layer (the HTTP API). Each
+// case's request is f.Base(op, spec) changed by its Edit.
+func Cases(f *Fixtures, op string, spec *easel.OperationSpec) []Case {
+	return append(tables[op](f, spec), commonCases(f, op, spec)...)
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,10 @@ type Config struct {
 	Blobs   easel.BlobStore // served under /images/ when ServeImages is set
 	// ServeImages serves stored objects under /images/ (the local setup).
 	ServeImages bool
+	// ImageAccess, when set, is asked before an object is served under /images/
+	// (private images): it answers until when the request's URL is valid, or why it is
+	// not (403 forbidden).
+	ImageAccess func(key string, query url.Values) (time.Time, error)
 	// Page serves the web page at "/"; nil: none.
 	Page http.Handler
 	// ImageOrigin is added to the page's Content-Security-Policy img-src: the origin of
@@ -45,6 +50,10 @@ type Config struct {
 	// after the caller's limits and before an instance slot is taken; 0:
 	// DefaultBodyTimeout. A body still arriving then gets 408.
 	BodyTimeout time.Duration
+	// MaxEditBodyBytes bounds edit request bodies; 0: DefaultMaxEditBodyBytes.
+	// EditBodyTimeout bounds their arrival; 0: DefaultEditBodyTimeout.
+	MaxEditBodyBytes int64
+	EditBodyTimeout  time.Duration
 	// OriginSecret, when set, is required in the X-Origin-Verify header of every
 	// request except GET /healthz and GET /readyz from a loopback address.
 	OriginSecret string
@@ -71,6 +80,12 @@ func New(cfg Config) *Server {
 	}
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.MaxEditBodyBytes <= 0 {
+		cfg.MaxEditBodyBytes = DefaultMaxEditBodyBytes
+	}
+	if cfg.EditBodyTimeout <= 0 {
+		cfg.EditBodyTimeout = DefaultEditBodyTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -104,6 +119,8 @@ func (s *Server) routesInit() {
 	s.handle("GET /v1/images/{id}", s.auth(s.getImage))
 	s.handle("DELETE /v1/images/{id}", s.auth(s.deleteImage))
 	s.handle("POST /v1/images/generations", s.auth(s.openAIGenerations))
+	s.handle("POST /v1/images/edits", s.auth(s.openAIEdits))
+	s.handle("POST /v1/edits", s.auth(s.createEdit))
 	s.handle("GET /v1/jobs", s.auth(s.listJobs))
 	s.handle("GET /v1/jobs/{id}", s.auth(s.getJob))
 	s.handle("POST /v1/jobs/{id}/cancel", s.auth(s.cancelJob))

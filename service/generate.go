@@ -210,40 +210,45 @@ func (s *Service) storeGeneration(ctx context.Context, user string, req *easel.G
 }
 
 func (s *Service) storeOne(ctx context.Context, user string, req *easel.GenerateRequest, gi *easel.GeneratedImage, now time.Time) (*easel.Image, []byte, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(gi.Data))
-	if err != nil {
-		return nil, nil, easel.WrapError(easel.EModelError, err, "The model returned data that is not an image.")
-	}
-	contentType := "image/" + format
-	data := gi.Data
-	if format == "png" {
-		data, err = pngtext.Insert(data, pngtext.Chunk("parameters", parameters(req, gi)))
-		if err != nil {
-			return nil, nil, easel.WrapError(easel.EModelError, err, "The model returned a malformed PNG.")
-		}
-	}
-	sum := sha256.Sum256(data)
-	id := easel.NewID()
-	img := &easel.Image{
-		ID:             id,
-		UserID:         user,
-		Status:         easel.StatusPending,
+	rec := &easel.Image{
 		Model:          req.Model,
 		Prompt:         req.Prompt,
 		NegativePrompt: req.NegativePrompt,
-		Width:          cfg.Width,
-		Height:         cfg.Height,
 		Seed:           gi.Seed,
 		CFGScale:       req.CFGScale,
 		Style:          req.Style,
 		Quality:        req.Quality,
 		AspectRatio:    req.AspectRatio,
-		ContentType:    contentType,
-		Bytes:          int64(len(data)),
-		SHA256:         hex.EncodeToString(sum[:]),
-		Key:            easel.ImageKey(id, contentType),
-		CreatedAt:      now,
 	}
+	return s.storeImage(ctx, user, rec, gi.Data, func() string { return parameters(req, gi) }, now)
+}
+
+// storeImage stores one model-made image: rec holds the request's fields (the rest is
+// filled in here), params the text of its PNG "parameters" chunk.
+func (s *Service) storeImage(ctx context.Context, user string, rec *easel.Image, data []byte, params func() string, now time.Time) (*easel.Image, []byte, error) {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, easel.WrapError(easel.EModelError, err, "The model returned data that is not an image.")
+	}
+	if format == "png" {
+		data, err = pngtext.Insert(data, pngtext.Chunk("parameters", params()))
+		if err != nil {
+			return nil, nil, easel.WrapError(easel.EModelError, err, "The model returned a malformed PNG.")
+		}
+	}
+	img := *rec
+	img.Width, img.Height = cfg.Width, cfg.Height
+	return s.putImage(ctx, user, &img, data, "image/"+format, now)
+}
+
+// putImage records and stores data as the user's image: a pending record, the object,
+// the record marked ready.
+func (s *Service) putImage(ctx context.Context, user string, img *easel.Image, data []byte, contentType string, now time.Time) (*easel.Image, []byte, error) {
+	sum := sha256.Sum256(data)
+	id := easel.NewID()
+	img.ID, img.UserID, img.Status = id, user, easel.StatusPending
+	img.ContentType, img.Bytes, img.SHA256 = contentType, int64(len(data)), hex.EncodeToString(sum[:])
+	img.Key, img.CreatedAt = easel.ImageKey(id, contentType), now
 	if err := s.catalog.CreateImage(ctx, img); err != nil {
 		return nil, nil, fmt.Errorf("record image %s: %w", id, err)
 	}

@@ -145,7 +145,7 @@ func (s *Service) failQueueless(ctx context.Context, j *easel.Job) {
 		return nil
 	})
 	if err == nil {
-		s.refund(ctx, j, j.Spec.Generate.N-len(j.ImageIDs))
+		s.refund(ctx, j, j.Spec.Images()-len(j.ImageIDs))
 	}
 }
 
@@ -185,7 +185,7 @@ func (s *Service) failDead(ctx context.Context, d *easel.Delivery) {
 	switch {
 	case err == nil:
 		s.log.Warn("failed a dead-lettered job", "job", d.JobID, "receives", d.ReceiveCount)
-		s.refund(ctx, j, j.Spec.Generate.N-len(j.ImageIDs))
+		s.refund(ctx, j, j.Spec.Images()-len(j.ImageIDs))
 		s.kickAfterWork(j, outcome{})
 		s.obs.JobFinished(string(easel.JobFailed))
 	case err == errSkip, easel.IsCode(err, easel.ENotFound):

@@ -25,6 +25,10 @@ type run struct {
 	release  func() // frees the instance and user slots
 	ctx      context.Context
 	cancel   context.CancelCauseFunc
+	// edit holds an edit job's inputs in memory when the request that made the job
+	// runs it (nil: read from storage); editSlot is that request's edit slot.
+	edit     *easel.EditRequest
+	editSlot func()
 }
 
 func (s *Service) newRun(j *easel.Job, lease *easel.JobLease, d *easel.Delivery, release func()) *run {
@@ -71,12 +75,20 @@ func (s *Service) execute(r *run) *runResult {
 		s.runsMu.Unlock()
 		r.cancel(nil)
 		r.release()
+		if r.editSlot != nil {
+			r.editSlot()
+		}
 		s.wakeDispatcher()
 	}()
 	stop := make(chan struct{})
 	beat := make(chan struct{})
 	go func() { defer close(beat); s.heartbeat(r, stop) }()
-	out := s.generateJob(r)
+	var out outcome
+	if r.job.Kind == easel.JobEdit {
+		out = s.editJob(r)
+	} else {
+		out = s.generateJob(r)
+	}
 	close(stop)
 	<-beat
 	defer out.thumbs.drop(s) // unless the after-work took it
@@ -204,7 +216,6 @@ func (s *Service) conclude(r *run, out outcome) *runResult {
 	ctx := context.Background()
 	now := s.now()
 	cause := context.Cause(r.ctx)
-	spec := r.job.Spec.Generate
 	switch {
 	case errors.Is(cause, errLeaseLost):
 		s.log.Warn("job lease lost; another worker runs it", "job", r.job.ID, "stored", len(out.images))
@@ -253,7 +264,7 @@ func (s *Service) conclude(r *run, out outcome) *runResult {
 		return &runResult{}
 	}
 	s.deleteDelivery(r.delivery)
-	s.refund(ctx, j, spec.N-len(j.ImageIDs))
+	s.refund(ctx, j, j.Spec.Images()-len(j.ImageIDs))
 	s.observeRun(j, out)
 	s.kickAfterWork(j, out)
 	return &runResult{job: j, images: s.imagesOf(j, out)}
@@ -371,14 +382,14 @@ func (s *Service) throttleBackoff(j *easel.Job) time.Duration {
 
 func (s *Service) observeRun(j *easel.Job, out outcome) {
 	if j.Status == easel.JobFailed && j.Error != nil {
-		s.obs.GenerateFailed(j.Spec.Generate.Model, j.Error.Code, out.took)
+		s.obs.GenerateFailed(j.Spec.ModelID(), j.Error.Code, out.took)
 	}
 	if len(out.images) > 0 {
 		var total int64
 		for _, img := range out.images {
 			total += img.Bytes
 		}
-		s.obs.Generated(j.Spec.Generate.Model, out.took, len(out.images), total)
+		s.obs.Generated(j.Spec.ModelID(), out.took, len(out.images), total)
 	}
 	s.obs.JobFinished(string(j.Status))
 }
@@ -427,7 +438,7 @@ func (s *Service) claim(ctx context.Context, id string) (*easel.Job, *easel.JobL
 		return j, nil, err
 	}
 	if gaveUp {
-		s.refund(ctx, j, j.Spec.Generate.N-len(j.ImageIDs))
+		s.refund(ctx, j, j.Spec.Images()-len(j.ImageIDs))
 		s.kickAfterWork(j, outcome{})
 		return j, nil, errSkip
 	}

@@ -37,6 +37,9 @@ type Limits struct {
 	// model's answer to the end of the upload; further generations wait for room
 	// (memory.go). 0: unlimited.
 	MaxImagesInMemory int
+	// MaxConcurrentEdits bounds the edits in progress on this instance, from the
+	// reading of their body to the storing of their result; more wait. 0: unlimited.
+	MaxConcurrentEdits int
 }
 
 // DefaultLimits are the limits of a fresh install.
@@ -49,7 +52,8 @@ func DefaultLimits() Limits {
 		GenerateTimeout: 5 * time.Minute,
 		IdempotencyTTL:  24 * time.Hour,
 
-		MaxImagesInMemory: DefaultMaxImagesInMemory,
+		MaxImagesInMemory:  DefaultMaxImagesInMemory,
+		MaxConcurrentEdits: DefaultMaxConcurrentEdits,
 	}
 }
 
@@ -114,7 +118,9 @@ type Service struct {
 	users    *userLimiter
 	inflight chan struct{}
 	images   *imageSlots // MaxImagesInMemory
-	keys     *keyCache
+	// editSlots bounds edits in progress (MaxConcurrentEdits); nil: unlimited.
+	editSlots chan struct{}
+	keys      *keyCache
 
 	jobs         JobConfig
 	hub          *hub
@@ -191,6 +197,15 @@ func New(cfg Config) (*Service, error) {
 		}
 		s.models[id] = m
 		s.order = append(s.order, id)
+	}
+	// The default model makes images from text: an edit-only model never is, and
+	// comes after it (Models lists the default first).
+	if i := slices.IndexFunc(s.order, func(id string) bool { return !s.models[id].Spec().EditOnly }); i > 0 {
+		id := s.order[i]
+		s.order = append([]string{id}, slices.Delete(s.order, i, i+1)...)
+	}
+	if s.limits.MaxConcurrentEdits > 0 {
+		s.editSlots = make(chan struct{}, s.limits.MaxConcurrentEdits)
 	}
 	if s.limits.MaxInflight > 0 {
 		s.inflight = make(chan struct{}, s.limits.MaxInflight)

@@ -62,6 +62,10 @@ func (s *Service) SubmitAdmitted(ctx context.Context, a *Admission, req *easel.G
 		return nil, err
 	}
 	spec := m.Spec()
+	if spec.EditOnly {
+		a.Refund()
+		return nil, easel.ParamErrorf("model", "Model %s edits images only; send edits to POST /v1/edits.", spec.ID)
+	}
 	if err := spec.Validate(req); err != nil {
 		a.Refund()
 		return nil, err
@@ -72,11 +76,20 @@ func (s *Service) SubmitAdmitted(ctx context.Context, a *Admission, req *easel.G
 	}
 	if async && s.jobs.Queue == nil {
 		a.Refund()
-		return nil, easel.Errorf(easel.EInvalid, "This server runs no job queue; send the request without Prefer: respond-async.")
+		return nil, easel.ParamErrorf("Prefer", "This server runs no job queue; send the request without Prefer: respond-async.")
 	}
+	return s.submitKeyed(ctx, a, jobRequestHash(req, &opt), func() (*Submission, error) {
+		return s.submit(ctx, a, spec, req, opt, async)
+	})
+}
+
+// submitKeyed claims the admission's Idempotency-Key for a checked request whose hash
+// is reqHash (a replay returns the earlier job) and runs submit, recording its job
+// under the key.
+func (s *Service) submitKeyed(ctx context.Context, a *Admission, reqHash string, submit func() (*Submission, error)) (*Submission, error) {
 	var claim *easel.IdempotencyRecord
 	if a.key != "" {
-		kc, err := s.claimKey(ctx, a.p, a.key, jobRequestHash(req, &opt))
+		kc, err := s.claimKey(ctx, a.p, a.key, reqHash)
 		switch {
 		case err != nil:
 			a.Refund()
@@ -100,7 +113,7 @@ func (s *Service) SubmitAdmitted(ctx context.Context, a *Admission, req *easel.G
 			return nil, err
 		}
 	}
-	sub, err := s.submit(ctx, a, spec, req, opt, async)
+	sub, err := submit()
 	if claim != nil {
 		var j *easel.Job
 		if sub != nil {
@@ -112,6 +125,33 @@ func (s *Service) SubmitAdmitted(ctx context.Context, a *Admission, req *easel.G
 }
 
 func (s *Service) submit(ctx context.Context, a *Admission, spec easel.ModelSpec, req *easel.GenerateRequest, opt JobOptions, async bool) (*Submission, error) {
+	r := *req
+	spec.Normalize(&r)
+	if r.Seed == nil {
+		seed := randomSeed(spec.SeedMax)
+		r.Seed = &seed
+	}
+	return s.submitJob(ctx, a, newJob{kind: easel.JobGenerate, spec: easel.JobSpec{Generate: &r}, n: r.N}, opt, async)
+}
+
+// newJob is what a request asks a job to do.
+type newJob struct {
+	kind easel.JobKind
+	spec easel.JobSpec
+	n    int // images charged to the quota
+	// store, when set, writes what the job needs (an edit's uploaded inputs) once the
+	// quota and queue checks have passed, just before the job is created; it may
+	// change spec.
+	store func(ctx context.Context, spec *easel.JobSpec) error
+	// edit holds an edit's inputs in memory, for a run on this instance.
+	edit *easel.EditRequest
+	// editSlot is the caller's edit slot, which a run here takes over.
+	editSlot *EditSlot
+}
+
+// submitJob creates the job of an admitted, checked request and, unless async, runs
+// it here.
+func (s *Service) submitJob(ctx context.Context, a *Admission, nj newJob, opt JobOptions, async bool) (*Submission, error) {
 	// A request that runs here needs an instance slot before anything is written; the
 	// user's concurrency place (taken at admission) goes with the run.
 	var release func()
@@ -129,7 +169,8 @@ func (s *Service) submit(ctx context.Context, a *Admission, spec easel.ModelSpec
 			slot()
 		}
 	}
-	sub, err := s.create(ctx, a.p, spec, req, opt, async)
+	nj.spec.Webhook, nj.spec.WebhookEvents = opt.Webhook, opt.WebhookEvents
+	sub, err := s.create(ctx, a.p, &nj, async)
 	if err != nil {
 		if release != nil {
 			release()
@@ -139,6 +180,10 @@ func (s *Service) submit(ctx context.Context, a *Admission, spec easel.ModelSpec
 	if !async {
 		sub.done = make(chan struct{})
 		r := s.newRun(sub.Job, sub.Job.Lease, nil, release)
+		r.edit = nj.edit
+		if nj.editSlot != nil {
+			r.editSlot = nj.editSlot.hand()
+		}
 		go func() {
 			sub.result = s.execute(r)
 			close(sub.done)
@@ -149,15 +194,9 @@ func (s *Service) submit(ctx context.Context, a *Admission, spec easel.ModelSpec
 
 // create counts the quota and writes the job: queued and sent to the queue, or
 // running with this instance's lease.
-func (s *Service) create(ctx context.Context, p *Principal, spec easel.ModelSpec, req *easel.GenerateRequest, opt JobOptions, async bool) (*Submission, error) {
-	r := *req
-	spec.Normalize(&r)
-	if r.Seed == nil {
-		seed := randomSeed(spec.SeedMax)
-		r.Seed = &seed
-	}
+func (s *Service) create(ctx context.Context, p *Principal, nj *newJob, async bool) (*Submission, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
-	if err := s.chargeQuota(ctx, p.UserID, now, r.N); err != nil {
+	if err := s.chargeQuota(ctx, p.UserID, now, nj.n); err != nil {
 		return nil, err
 	}
 	if async && s.jobs.UserQueue > 0 {
@@ -171,15 +210,21 @@ func (s *Service) create(ctx context.Context, p *Principal, spec easel.ModelSpec
 			}
 		}
 		if err != nil {
-			s.refundUsage(ctx, p.UserID, now, r.N)
+			s.refundUsage(ctx, p.UserID, now, nj.n)
+			return nil, err
+		}
+	}
+	if nj.store != nil {
+		if err := nj.store(ctx, &nj.spec); err != nil {
+			s.refundUsage(ctx, p.UserID, now, nj.n)
 			return nil, err
 		}
 	}
 	j := &easel.Job{
 		ID:        easel.NewID(),
 		UserID:    p.UserID,
-		Kind:      easel.JobGenerate,
-		Spec:      easel.JobSpec{Generate: &r, Webhook: opt.Webhook, WebhookEvents: opt.WebhookEvents},
+		Kind:      nj.kind,
+		Spec:      nj.spec,
 		CreatedAt: now,
 		Status:    easel.JobQueued,
 		QueuedAt:  now,
@@ -193,7 +238,7 @@ func (s *Service) create(ctx context.Context, p *Principal, spec easel.ModelSpec
 		j.Append(easel.EventJobRunning, now)
 	}
 	if err := s.catalog.CreateJob(ctx, j); err != nil {
-		s.refundUsage(ctx, p.UserID, now, r.N)
+		s.refundUsage(ctx, p.UserID, now, nj.n)
 		return nil, fmt.Errorf("create job: %w", err)
 	}
 	if async {
@@ -209,7 +254,7 @@ func (s *Service) create(ctx context.Context, p *Principal, spec easel.ModelSpec
 				return nil
 			})
 			if ferr == nil && failed.Status == easel.JobFailed {
-				s.refundUsage(ctx, p.UserID, now, r.N)
+				s.refundUsage(ctx, p.UserID, now, nj.n)
 			}
 			return nil, easel.WrapError(easel.EOverloaded, err, "The job could not be queued; try again shortly.")
 		}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/easelhq/easel"
@@ -26,6 +27,12 @@ type ImageView struct {
 	Bytes          int64     `json:"bytes"`
 	SHA256         string    `json:"sha256"`
 	CreatedAt      time.Time `json:"created_at"`
+	// Lineage of an edit's result, or "upload" / "mask" for an edit's input.
+	Operation       string          `json:"operation,omitempty"`
+	SourceImageID   string          `json:"source_image_id,omitempty"`
+	StyleImageID    string          `json:"style_image_id,omitempty"`
+	MaskImageID     string          `json:"mask_image_id,omitempty"`
+	OperationFields json.RawMessage `json:"operation_fields,omitempty"`
 }
 
 // ViewImage returns the public view of an image, with its URLs.
@@ -39,6 +46,8 @@ func (s *Service) ViewImage(ctx context.Context, img *easel.Image) (*ImageView, 
 		Model: img.Model, Prompt: img.Prompt, NegativePrompt: img.NegativePrompt,
 		AspectRatio: img.AspectRatio, CFGScale: img.CFGScale, Style: img.Style, Quality: img.Quality,
 		ContentType: img.ContentType, Bytes: img.Bytes, SHA256: img.SHA256, CreatedAt: img.CreatedAt,
+		Operation: img.Operation, SourceImageID: img.SourceImageID, StyleImageID: img.StyleImageID,
+		MaskImageID: img.MaskImageID, OperationFields: img.OperationFields,
 	}
 	if thumb != "" {
 		v.ThumbnailURL = &thumb
@@ -68,7 +77,9 @@ type JobView struct {
 	StartedAt  *time.Time             `json:"started_at"`
 	FinishedAt *time.Time             `json:"finished_at"`
 	Request    *easel.GenerateRequest `json:"request"`
-	Images     []*ImageView           `json:"images"`
+	// Edit is an edit job's request (Request is then null).
+	Edit   *easel.EditRequest `json:"edit,omitempty"`
+	Images []*ImageView       `json:"images"`
 	// Filtered counts images the model's content filter removed; Failed those that
 	// could not be made or stored.
 	Filtered      int             `json:"filtered,omitempty"`
@@ -103,7 +114,7 @@ type ViewOptions struct {
 func (s *Service) ViewJob(ctx context.Context, j *easel.Job, opt ViewOptions) (*JobView, error) {
 	v := &JobView{
 		ID: j.ID, Object: "job", Status: j.Status, CreatedAt: j.CreatedAt,
-		Request: j.Spec.Generate, Filtered: j.Filtered, Failed: j.Failed, Error: j.Error,
+		Request: j.Spec.Generate, Edit: j.Spec.Edit, Filtered: j.Filtered, Failed: j.Failed, Error: j.Error,
 		Webhook: j.Spec.Webhook, WebhookEvents: j.Spec.WebhookEvents,
 		Images: []*ImageView{},
 		URLs:   JobURLs{Get: JobPath(j.ID), Cancel: JobPath(j.ID) + "/cancel", Events: JobPath(j.ID) + "/events"},
@@ -142,6 +153,11 @@ func (s *Service) ViewJob(ctx context.Context, j *easel.Job, opt ViewOptions) (*
 			r := *v.Request
 			r.Prompt, r.NegativePrompt = "", ""
 			v.Request = &r
+		}
+		if v.Edit != nil {
+			e := v.Edit.Clone()
+			e.Prompt, e.NegativePrompt, e.SearchPrompt, e.SelectPrompt = "", "", "", ""
+			v.Edit = e
 		}
 		for _, iv := range v.Images {
 			iv.Prompt, iv.NegativePrompt = "", ""

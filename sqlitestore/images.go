@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,7 +12,8 @@ import (
 )
 
 const imageColumns = `id, user_id, status, model, prompt, negative_prompt, width, height, seed,
-	cfg_scale, style, quality, aspect_ratio, content_type, bytes, sha256, object_key, thumb_key, created_at`
+	cfg_scale, style, quality, aspect_ratio, content_type, bytes, sha256, object_key, thumb_key, created_at,
+	operation, source_image_id, style_image_id, mask_image_id, operation_fields`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -22,10 +24,12 @@ func scanImage(row scanner) (*easel.Image, error) {
 		seed    int64
 		cfg     sql.NullFloat64
 		created int64
+		fields  string
 	)
 	err := row.Scan(&img.ID, &img.UserID, &img.Status, &img.Model, &img.Prompt, &img.NegativePrompt,
 		&img.Width, &img.Height, &seed, &cfg, &img.Style, &img.Quality, &img.AspectRatio,
-		&img.ContentType, &img.Bytes, &img.SHA256, &img.Key, &img.ThumbKey, &created)
+		&img.ContentType, &img.Bytes, &img.SHA256, &img.Key, &img.ThumbKey, &created,
+		&img.Operation, &img.SourceImageID, &img.StyleImageID, &img.MaskImageID, &fields)
 	if err != nil {
 		return nil, err
 	}
@@ -34,6 +38,9 @@ func scanImage(row scanner) (*easel.Image, error) {
 		img.CFGScale = &cfg.Float64
 	}
 	img.CreatedAt = fromMillis(created)
+	if fields != "" {
+		img.OperationFields = json.RawMessage(fields)
+	}
 	return &img, nil
 }
 
@@ -48,10 +55,11 @@ func (s *Store) CreateImage(ctx context.Context, img *easel.Image) error {
 		status = easel.StatusPending
 	}
 	_, err := s.exec(ctx, `INSERT INTO images (`+imageColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		img.ID, img.UserID, status, img.Model, img.Prompt, img.NegativePrompt, img.Width, img.Height,
 		int64(img.Seed), cfg, img.Style, img.Quality, img.AspectRatio, img.ContentType, img.Bytes,
-		img.SHA256, img.Key, img.ThumbKey, toMillis(img.CreatedAt))
+		img.SHA256, img.Key, img.ThumbKey, toMillis(img.CreatedAt),
+		img.Operation, img.SourceImageID, img.StyleImageID, img.MaskImageID, string(img.OperationFields))
 	if err != nil {
 		return dbError(fmt.Sprintf("create image %s", img.ID), err)
 	}

@@ -73,6 +73,14 @@ CREATE TABLE settings (
 `,
 	// 2: jobs, webhook secrets and the job queue (issue 8); see jobs.go and queue.go.
 	schemaJobs,
+	// 3: edit lineage on image records (issue 10).
+	`
+ALTER TABLE images ADD COLUMN operation TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN source_image_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN style_image_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN mask_image_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN operation_fields TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // SchemaVersion is the schema version Migrate brings a database to.

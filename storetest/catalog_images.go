@@ -34,6 +34,35 @@ func testCreateImage(t *testing.T, c easel.Catalog) {
 	got, err = c.LookupImage(ctx, bare.ID)
 	checkCode(t, "LookupImage", err, "")
 	checkImage(t, "LookupImage(bare)", got, bare)
+
+	// An edit's result keeps its lineage: the operation, its inputs and its fields.
+	edited := newImage("user-a", baseTime())
+	edited.Operation, edited.SourceImageID, edited.StyleImageID, edited.MaskImageID = "style-transfer", easel.NewID(), easel.NewID(), easel.NewID()
+	edited.OperationFields = []byte(`{"seed":18446744073709551615,"style_strength":0.5,"output_format":"png"}`)
+	createImage(t, c, edited)
+	got, err = c.LookupImage(ctx, edited.ID)
+	checkCode(t, "LookupImage", err, "")
+	checkImage(t, "LookupImage(edited)", got, edited)
+	checkCode(t, "MarkReady", c.MarkReady(ctx, edited.UserID, edited.ID), "")
+	edited.Status = easel.StatusReady
+	got, err = c.GetImage(ctx, edited.UserID, edited.ID)
+	checkCode(t, "GetImage", err, "")
+	checkImage(t, "GetImage(edited)", got, edited)
+	page, _, err := c.ListImages(ctx, edited.UserID, easel.ListOptions{Limit: 100})
+	checkCode(t, "ListImages", err, "")
+	for _, img := range page {
+		if img.ID == edited.ID {
+			checkImage(t, "ListImages(edited)", img, edited)
+		}
+	}
+	// An upload, the input of edits, has an operation and nothing else.
+	up := newImage("user-a", baseTime())
+	up.Model, up.Prompt, up.NegativePrompt, up.CFGScale, up.Style, up.Quality, up.AspectRatio, up.Seed = "", "", "", nil, "", "", "", 0
+	up.Operation = easel.OpUpload
+	createImage(t, c, up)
+	got, err = c.LookupImage(ctx, up.ID)
+	checkCode(t, "LookupImage", err, "")
+	checkImage(t, "LookupImage(upload)", got, up)
 }
 
 func testPendingInvisible(t *testing.T, c easel.Catalog) {

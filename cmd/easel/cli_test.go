@@ -37,11 +37,20 @@ func commandFlagSets() map[string]*envFlags {
 	var g generateFlags
 	sets["generate"] = newFlags("generate", "PROMPT", "", io.Discard)
 	g.bind(sets["generate"])
+	var e editFlags
+	sets["edit"] = newFlags("edit", "[PROMPT]", "", io.Discard)
+	e.bind(sets["edit"])
 	for _, sub := range []string{"create", "list", "revoke"} {
 		var k keysFlags
 		f := newFlags("keys "+sub, "", "", io.Discard)
 		k.bind(f, sub)
 		sets["keys "+sub] = f
+	}
+	for _, sub := range []string{"list", "get", "cancel", "wait"} {
+		var j jobsFlags
+		f := newFlags("jobs "+sub, "", "", io.Discard)
+		j.bind(f, sub)
+		sets["jobs "+sub] = f
 	}
 	var st storeFlags
 	sets["migrate"] = newFlags("migrate", "", "", io.Discard)
@@ -57,6 +66,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 		{"-h"}, {"--help"}, {"help"}, {"help", "serve"},
 		{"serve", "-h"}, {"serve", "--help"}, {"generate", "-h"}, {"migrate", "-h"}, {"version", "-h"},
 		{"keys", "-h"}, {"keys", "--help"}, {"keys", "create", "-h"}, {"keys", "list", "-h"}, {"keys", "revoke", "--help"},
+		{"jobs", "-h"}, {"jobs", "list", "-h"}, {"jobs", "get", "-h"}, {"jobs", "cancel", "-h"}, {"jobs", "wait", "--help"},
 		{"serve", "--addr", "127.0.0.1:0", "-h"}, // -h wins wherever it is
 	} {
 		out, errOut, err := runCmd(t, args...)
@@ -339,9 +349,11 @@ func TestZeroMeansWhatTheHelpSays(t *testing.T) {
 		"bedrock-retries":      func(c *serveConfig) bool { return c.models.options(gt, nil).MaxRetries < 0 },
 		"workers":              func(c *serveConfig) bool { return c.jobs.workers == 0 }, // the service's default
 		"user-queue":           func(c *serveConfig) bool { return c.jobs.userQueue == 0 },
+		"max-concurrent-edits": func(c *serveConfig) bool { return c.limits.MaxConcurrentEdits == 0 },
 	}
 	positive := map[string]bool{"generate-timeout": true, "max-body": true, "body-timeout": true, "presign-expiry": true, "sweep-after": true,
-		"job-lease": true, "job-retention": true, "job-max-attempts": true, "webhook-retry-for": true}
+		"job-lease": true, "job-retention": true, "job-max-attempts": true, "webhook-retry-for": true,
+		"cloudfront-invalidation-window": true, "private-image-expiry": true, "max-edit-body": true, "edit-body-timeout": true}
 	commandFlagSets()["serve"].VisitAll(func(fl *flag.Flag) {
 		g, ok := fl.Value.(flag.Getter)
 		if !ok {

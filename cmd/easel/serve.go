@@ -21,27 +21,31 @@ import (
 )
 
 type serveConfig struct {
-	addr       string
-	publicURL  string
-	env        string
-	logFormat  string
-	logLevel   string
-	stores     storeFlags
-	models     modelFlags
-	jobs       jobFlags
-	limits     service.Limits
-	maxBody    int
-	bodyTime   time.Duration
-	drain      time.Duration
-	drainDelay time.Duration
-	thumbs     bool
-	origin     string
-	presign    time.Duration
-	sweepAge   time.Duration
-	sweepTick  time.Duration
-	orphans    time.Duration
-	bootstrap  bool
-	memLimit   string
+	addr         string
+	publicURL    string
+	env          string
+	logFormat    string
+	logLevel     string
+	stores       storeFlags
+	models       modelFlags
+	jobs         jobFlags
+	limits       service.Limits
+	maxBody      int
+	bodyTime     time.Duration
+	maxEditBody  int // edits (issue 10)
+	editBodyTime time.Duration
+	drain        time.Duration
+	drainDelay   time.Duration
+	thumbs       bool
+	origin       string
+	presign      time.Duration
+	sweepAge     time.Duration
+	sweepTick    time.Duration
+	orphans      time.Duration
+	bootstrap    bool
+	memLimit     string
+	private      privateFlags
+	cdn          cdnFlags
 }
 
 const serveAbout = `Runs the service: the JSON API under /v1, the page at /, images under /images/ when they
@@ -59,6 +63,8 @@ func (c *serveConfig) bind(f *envFlags) {
 	c.stores.bind(f)
 	c.models.bind(f)
 	c.jobs.bind(f)
+	c.private.bind(f)
+	c.cdn.bind(f)
 	f.Float(&c.limits.UserRate, "user-rate", "EASEL_USER_RATE", d.UserRate, "generation requests per minute per user, on each instance: N instances allow up to N times this (0: unlimited)")
 	f.Int(&c.limits.UserBurst, "user-burst", "EASEL_USER_BURST", d.UserBurst, "burst of generation requests per user, on each instance (0: a sixth of the rate, at least 1; N instances: N times this)")
 	f.Int(&c.limits.UserConcurrency, "user-concurrency", "EASEL_USER_CONCURRENCY", d.UserConcurrency, "generations in progress per user, on each instance: N instances allow up to N times this (0: unlimited)")
@@ -68,6 +74,9 @@ func (c *serveConfig) bind(f *envFlags) {
 	f.Duration(&c.limits.GenerateTimeout, "generate-timeout", "EASEL_GENERATE_TIMEOUT", d.GenerateTimeout, "time limit of one generation, model retries included (must be positive)")
 	f.Int(&c.maxBody, "max-body", "EASEL_MAX_BODY", httpapi.DefaultMaxBodyBytes, "request body limit in bytes (must be positive)")
 	f.Duration(&c.bodyTime, "body-timeout", "EASEL_BODY_TIMEOUT", httpapi.DefaultBodyTimeout, "time a generation request's body may take to arrive, once the caller is admitted (408 after) (must be positive)")
+	f.Int(&c.limits.MaxConcurrentEdits, "max-concurrent-edits", "EASEL_MAX_CONCURRENT_EDITS", d.MaxConcurrentEdits, "edits in progress on this instance, from the reading of their body to the storing of their result (each up to ~100 MB with a 9.4 MP input); more wait (0: unlimited)")
+	f.Int(&c.maxEditBody, "max-edit-body", "EASEL_MAX_EDIT_BODY", httpapi.DefaultMaxEditBodyBytes, "edit request body limit in bytes (POST /v1/edits, /v1/images/edits) (must be positive)")
+	f.Duration(&c.editBodyTime, "edit-body-timeout", "EASEL_EDIT_BODY_TIMEOUT", httpapi.DefaultEditBodyTimeout, "time an edit request's body may take to arrive, once the caller is admitted and holds an edit slot (408 after) (must be positive)")
 	f.Duration(&c.drainDelay, "drain-delay", "EASEL_DRAIN_DELAY", 5*time.Second, "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes; skipped when nothing has asked /readyz since start (0: none)")
 	f.Duration(&c.drain, "drain-timeout", "EASEL_DRAIN_TIMEOUT", 30*time.Second, "after the listener closes, how long in-flight requests may take to finish (0: cut them off at once)")
 	f.Bool(&c.thumbs, "thumbnails", "EASEL_THUMBNAILS", true, "make thumbnails in the background")
@@ -97,6 +106,9 @@ func (c *serveConfig) check() error {
 		{"generate-timeout", c.limits.GenerateTimeout.Seconds(), true},
 		{"max-body", float64(c.maxBody), true},
 		{"body-timeout", c.bodyTime.Seconds(), true},
+		{"max-concurrent-edits", float64(c.limits.MaxConcurrentEdits), false},
+		{"max-edit-body", float64(c.maxEditBody), true},
+		{"edit-body-timeout", c.editBodyTime.Seconds(), true},
 		{"drain-delay", c.drainDelay.Seconds(), false},
 		{"drain-timeout", c.drain.Seconds(), false},
 		{"presign-expiry", c.presign.Seconds(), true},
@@ -112,6 +124,12 @@ func (c *serveConfig) check() error {
 		return usageError{fmt.Errorf("--env %q: want development or production", c.env)}
 	}
 	if err := c.jobs.check(); err != nil {
+		return err
+	}
+	if err := c.private.check(c.stores.blobURL(), c.publicURL); err != nil {
+		return err
+	}
+	if err := c.cdn.check(c.publicURL); err != nil {
 		return err
 	}
 	return c.models.validate()
@@ -184,10 +202,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cat.close()
-	blobs, local, err := openBlobs(ctx, c.stores.blobURL(), imageBase(c.publicURL, c.stores.blobURL()), c.presign, &aws)
+	blobs, local, err := openBlobs(ctx, c.stores.blobURL(), imageBase(c.publicURL, c.stores.blobURL()), c.private.presignExpiry(c.presign), &aws)
 	if err != nil {
 		return err
 	}
+	blobs, access, err := privateImages(ctx, &c.private, blobs, local, cat, &aws)
+	if err != nil {
+		return err
+	}
+	blobs, flushInvalidations, err := invalidateDeletes(ctx, &c.cdn, blobs, c.publicURL, &aws, log)
+	if err != nil {
+		return err
+	}
+	defer flushInvalidations() // after the drain: deletes made meanwhile are sent too
 	models, err := openModels(ctx, &c.models, c.limits.GenerateTimeout, &aws, log)
 	if err != nil {
 		return err
@@ -217,14 +244,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Service:      svc,
 		Blobs:        blobs,
 		ServeImages:  local,
+		ImageAccess:  access,
 		Page:         web.Handler(),
 		ImageOrigin:  imageOrigin(ctx, blobs, log),
 		MaxBodyBytes: int64(c.maxBody),
 		BodyTimeout:  c.bodyTime,
-		OriginSecret: c.origin,
-		Production:   c.production(),
-		Metrics:      metrics,
-		Logger:       log,
+		// edits
+		MaxEditBodyBytes: int64(c.maxEditBody),
+		EditBodyTimeout:  c.editBodyTime,
+		OriginSecret:     c.origin,
+		Production:       c.production(),
+		Metrics:          metrics,
+		Logger:           log,
 	})
 	// The drain delay is for whoever watches /readyz; with no watcher (a laptop),
 	// a stop need not wait for one.

@@ -261,7 +261,7 @@ func openModels(ctx context.Context, mf *modelFlags, generateTimeout time.Durati
 				return nil, usageError{fmt.Errorf("model %q: %w", s, err)}
 			}
 			models = append(models, m)
-			bedrocks = append(bedrocks, bedrock.ResolveAlias(id))
+			bedrocks = append(bedrocks, bedrock.ModelIDs(id)...) // image-services: each operation's model
 		default:
 			return nil, usageError{fmt.Errorf("model %q: unknown provider (want offline or bedrock:<id>)", s)}
 		}

@@ -3,7 +3,8 @@
 // set by scripts/openai-sdk/run.sh. The server's default model must be the offline one.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import OpenAI from "openai";
+import OpenAI, { toFile } from "openai";
+import { deflateSync } from "node:zlib";
 
 const base = process.env.EASEL_URL;
 const key = process.env.EASEL_KEY;
@@ -111,4 +112,111 @@ test("errors carry type and param", async () => {
     assert.equal(err.type, "authentication_error");
     return true;
   });
+});
+
+/** Encodes an RGBA PNG of side x side pixels, pixel(x, y) giving [r, g, b, a]. */
+function encodePNG(side, pixel) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(side, 0);
+  ihdr.writeUInt32BE(side, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 6; // RGBA
+  const raw = Buffer.alloc(side * (side * 4 + 1));
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) raw.set(pixel(x, y), y * (side * 4 + 1) + 1 + x * 4);
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(raw)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+const inCentre = (x, y) => x >= 96 && x < 160 && y >= 96 && y < 160;
+const picture = encodePNG(256, (x, y) => [x, 120, 255 - y, 255]);
+// OpenAI's mask: fully transparent where the image should change.
+const mask = encodePNG(256, (x, y) => [0, 0, 0, inCentre(x, y) ? 0 : 255]);
+
+test("images.edit with a mask inpaints and answers b64_json", async () => {
+  const res = await client.images.edit({
+    model: "gpt-image-1",
+    image: await toFile(picture, "picture.png", { type: "image/png" }),
+    mask: await toFile(mask, "mask.png", { type: "image/png" }),
+    prompt: "a pond in the middle",
+    n: 1,
+    size: "1024x1024",
+    quality: "high",
+    input_fidelity: "high",
+    user: "user-1234",
+  });
+  assert.equal(res.data.length, 1);
+  assertPNG(Buffer.from(res.data[0].b64_json, "base64"), 256);
+});
+
+test("images.edit of a transparent image (image[]) inpaints; without, image-to-image with a URL", async () => {
+  const holed = encodePNG(256, (x, y) => [x, 120, 255 - y, inCentre(x, y) ? 0 : 255]);
+  const res = await client.images.edit({
+    model: "dall-e-2",
+    image: [await toFile(holed, "holed.png", { type: "image/png" })],
+    prompt: "fill the hole",
+    response_format: "b64_json",
+  });
+  assertPNG(Buffer.from(res.data[0].b64_json, "base64"), 256);
+
+  const night = await client.images.edit({
+    model: "dall-e-2",
+    image: await toFile(picture, "picture.png", { type: "image/png" }),
+    prompt: "the same at night",
+    n: 2,
+  });
+  assert.equal(night.data.length, 2);
+  for (const d of night.data) {
+    const img = await fetch(d.url);
+    assert.equal(img.status, 200);
+    // image-to-image makes about a megapixel at the input's shape, as SD3.5 does.
+    assertPNG(Buffer.from(await img.arrayBuffer()), 1024);
+  }
+});
+
+test("images.edit refusals carry their param", async () => {
+  await assert.rejects(
+    client.images.edit({ image: await toFile(Buffer.from("not an image"), "x.png", { type: "image/png" }), prompt: "p" }),
+    (err) => {
+      assert.equal(err.status, 415);
+      assert.equal(err.param, "image");
+      return true;
+    },
+  );
+  const small = encodePNG(256, () => [0, 0, 0, 255]);
+  await assert.rejects(
+    client.images.edit({
+      image: await toFile(picture, "picture.png", { type: "image/png" }),
+      mask: await toFile(small.subarray(0, 40), "mask.png", { type: "image/png" }),
+      prompt: "p",
+    }),
+    (err) => {
+      assert.ok(err instanceof OpenAI.BadRequestError, `${err}`);
+      assert.equal(err.param, "mask");
+      return true;
+    },
+  );
 });

@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"image"
+	"image/color"
 	"image/png"
 	"io"
 	"net/http"
@@ -164,5 +166,85 @@ func TestErrors(t *testing.T) {
 	_, err = bad.Models.Get(ctx(t), "offline")
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 || apiErr.Type != "authentication_error" {
 		t.Errorf("bad key error = %v, want 401 authentication_error", err)
+	}
+}
+
+// editFixture is a 256x256 opaque picture and OpenAI's mask of its centre (transparent
+// where the image should change).
+func editFixture(t *testing.T) (img, mask []byte) {
+	t.Helper()
+	pic := image.NewNRGBA(image.Rect(0, 0, 256, 256))
+	m := image.NewNRGBA(image.Rect(0, 0, 256, 256))
+	for y := range 256 {
+		for x := range 256 {
+			pic.SetNRGBA(x, y, color.NRGBA{uint8(x), 120, uint8(255 - y), 255})
+			a := uint8(255)
+			if x >= 96 && x < 160 && y >= 96 && y < 160 {
+				a = 0
+			}
+			m.SetNRGBA(x, y, color.NRGBA{0, 0, 0, a})
+		}
+	}
+	var a, b bytes.Buffer
+	if err := png.Encode(&a, pic); err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(&b, m); err != nil {
+		t.Fatal(err)
+	}
+	return a.Bytes(), b.Bytes()
+}
+
+// TestEdit: Images.Edit, unchanged, against POST /v1/images/edits: with a mask
+// (inpaint, b64_json), without (image-to-image, url), and a refusal naming its param.
+func TestEdit(t *testing.T) {
+	c := client(t, "")
+	pic, mask := editFixture(t)
+	res, err := c.Images.Edit(ctx(t), openai.ImageEditParams{
+		Image:          openai.ImageEditParamsImageUnion{OfFile: openai.File(bytes.NewReader(pic), "picture.png", "image/png")},
+		Mask:           openai.File(bytes.NewReader(mask), "mask.png", "image/png"),
+		Prompt:         "a pond in the middle",
+		Model:          openai.ImageModelGPTImage1,
+		N:              openai.Int(1),
+		Size:           openai.ImageEditParamsSize1024x1024,
+		ResponseFormat: openai.ImageEditParamsResponseFormatB64JSON,
+		User:           openai.String("user-1234"),
+	})
+	if err != nil {
+		t.Fatalf("Images.Edit with a mask: %v", err)
+	}
+	if len(res.Data) != 1 {
+		t.Fatalf("data = %d, want 1", len(res.Data))
+	}
+	checkB64(t, res.Data[0].B64JSON)
+
+	res, err = c.Images.Edit(ctx(t), openai.ImageEditParams{
+		Image:          openai.ImageEditParamsImageUnion{OfFileArray: []io.Reader{openai.File(bytes.NewReader(pic), "picture.png", "image/png")}},
+		Prompt:         "the same at night",
+		Model:          openai.ImageModelDallE2,
+		ResponseFormat: openai.ImageEditParamsResponseFormatURL,
+	})
+	if err != nil {
+		t.Fatalf("Images.Edit without a mask: %v", err)
+	}
+	if len(res.Data) != 1 || res.Data[0].URL == "" {
+		t.Fatalf("answer = %+v, want one url", res.Data)
+	}
+	resp, err := http.Get(res.Data[0].URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET the result = %d", resp.StatusCode)
+	}
+
+	_, err = c.Images.Edit(ctx(t), openai.ImageEditParams{
+		Image:  openai.ImageEditParamsImageUnion{OfFile: openai.File(bytes.NewReader([]byte("not an image")), "x.png", "image/png")},
+		Prompt: "anything",
+	})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnsupportedMediaType || apiErr.Param != "image" {
+		t.Fatalf("Images.Edit of a non-image = %v; want 415 param image", err)
 	}
 }

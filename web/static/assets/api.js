@@ -26,7 +26,7 @@ function encodeJSON(value) {
   return JSON.stringify(value).replace(/"seed":"(\d+)"/g, '"seed":$1');
 }
 
-function decodeJSON(text) {
+export function decodeJSON(text) {
   return JSON.parse(text.replace(/"(seed|seed_max)":(\d{16,})/g, '"$1":"$2"'));
 }
 

@@ -6,6 +6,7 @@ import { clearKey, loadKey, saveKey, takeKeyFromFragment } from "./auth.js";
 import { Detail } from "./detail.js";
 import { GenerateForm } from "./form.js";
 import { Gallery } from "./gallery.js";
+import { Jobs } from "./jobs.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -22,6 +23,20 @@ class App {
     this.gallery = new Gallery({
       client: () => this.client,
       onOpen: (img) => this.detail.open(img),
+      onError: (err) => this.handleAuth(err),
+    });
+    this.jobs = new Jobs({
+      client: () => this.client,
+      onImage: (img, own) => {
+        this.gallery.prepend([img]);
+        if (own) this.form.rememberSeed(img.seed);
+      },
+      onPending: () => this.gallery.addPending(1),
+      onDone: (job, own, n, ms) => {
+        const took = ms < 1000 ? `${Math.max(1, Math.round(ms))} ms` : `${(ms / 1000).toFixed(1)} s`;
+        this.toast(`${n === 1 ? "Image" : `${n} images`} ready${own ? ` in ${took}` : ""}.`);
+      },
+      onNote: (message) => this.toast(message),
       onError: (err) => this.handleAuth(err),
     });
     this.detail = new Detail({
@@ -81,6 +96,8 @@ class App {
       this.gallery.reset();
       this.showApp();
       this.gallery.loadMore();
+      this.jobs.reset();
+      this.jobs.resume();
       await this.loadModels();
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
@@ -101,6 +118,7 @@ class App {
     clearKey();
     this.client = null;
     this.gallery.reset();
+    this.jobs.reset();
     this.form.clearError();
     this.form.forgetSeed();
     $("api-key").value = "";
@@ -149,6 +167,7 @@ class App {
 
   async generate(req, spec) {
     if (!this.client) return;
+    if (this.jobs.available && await this.submitJob(req, spec)) return;
     const n = req.n || 1;
     this.abort = new AbortController();
     const started = performance.now();
@@ -170,6 +189,23 @@ class App {
       } else if (!this.handleAuth(err)) {
         this.form.showApiError(err);
       }
+    } finally {
+      this.abort = null;
+      this.form.setBusy(false);
+    }
+  }
+
+  /** Submits the generation as a job (see jobs.js); false when the server runs no queue. */
+  async submitJob(req, spec) {
+    const n = req.n || 1;
+    this.abort = new AbortController();
+    this.form.setBusy(true, `Sending ${n === 1 ? "an image" : `${n} images`} to ${spec.name || spec.id}…`);
+    try {
+      return await this.jobs.submit(req, this.abort.signal);
+    } catch (err) {
+      if (err.name === "AbortError") this.toast("Generation cancelled.");
+      else if (!this.handleAuth(err)) this.form.showApiError(err);
+      return true;
     } finally {
       this.abort = null;
       this.form.setBusy(false);
