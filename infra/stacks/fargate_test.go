@@ -145,6 +145,21 @@ func TestFargateService(t *testing.T) {
 			if lb := flatten(sp["LoadBalancers"]); lb != `{"ContainerName":"easel","ContainerPort":8080,"TargetGroupArn":{"Ref":"`+groupID+`"}}` {
 				t.Errorf("service load balancers = %s", lb)
 			}
+			// The tasks admit the ALB on the app port, and nothing else.
+			ingress := 0
+			for _, r := range s.resources(stacks.MainStackName, "AWS::EC2::SecurityGroupIngress") {
+				p := flatten(r["Properties"])
+				if !strings.Contains(p, `"GroupId":{"Fn::GetAtt":["TaskSg`) {
+					continue
+				}
+				ingress++
+				if !strings.Contains(p, `"FromPort":8080`) || !strings.Contains(p, `"ToPort":8080`) || !strings.Contains(p, `"SourceSecurityGroupId":{"Fn::GetAtt":["AlbSg`) {
+					t.Errorf("task security group ingress %s, want port 8080 from the ALB only", p)
+				}
+			}
+			if ingress != 1 {
+				t.Errorf("%d ingress rules on the tasks' security group, want 1", ingress)
+			}
 			check(t, "target group health check", func() {
 				tpl.HasResourceProperties(str("AWS::ElasticLoadBalancingV2::TargetGroup"), obj{
 					"TargetType": "ip", "Port": stacks.AppPort, "HealthCheckPath": stacks.HealthCheckPath,
