@@ -34,7 +34,11 @@ func run() error {
 		fmt.Fprintln(os.Stderr, "easel infra: CDK_DEFAULT_ACCOUNT is unset; synthesizing for placeholder account",
 			stacks.PlaceholderAccount, "(deploying needs AWS credentials)")
 	}
-	if cfg.BinaryPath == "" {
+	switch {
+	case cfg.Compute == stacks.ComputeFargate:
+		// The container image is built from the Dockerfile by `cdk deploy`; Build
+		// checks that it exists.
+	case cfg.BinaryPath == "":
 		dir, err := os.MkdirTemp("", "easel-binary-")
 		if err != nil {
 			return fmt.Errorf("binary build directory: %w", err)
@@ -43,8 +47,10 @@ func run() error {
 		if cfg.BinaryPath, err = buildBinary("..", dir); err != nil {
 			return err
 		}
-	} else if err := checkBinary(cfg.BinaryPath); err != nil {
-		return err
+	default:
+		if err := checkBinary(cfg.BinaryPath); err != nil {
+			return err
+		}
 	}
 	if _, err := stacks.Build(app, cfg); err != nil {
 		return err

@@ -28,6 +28,7 @@ import (
 	"github.com/easelhq/easel/bedrock/bedrocktest"
 	"github.com/easelhq/easel/eventbridge/eventbridgetest"
 	"github.com/easelhq/easel/infra/stacks"
+	"github.com/easelhq/easel/internal/secretstest"
 	"github.com/easelhq/easel/sqsqueue/sqstest"
 )
 
@@ -48,6 +49,7 @@ const (
 	bedrockAddr = "127.0.0.1:8001"
 	sqsAddr     = "127.0.0.1:8004"
 	eventsAddr  = "127.0.0.1:8005"
+	secretsAddr = "127.0.0.1:8006"
 	s3Port      = "9000"
 	s3Domain    = "s3.boottest.internal" // virtual-hosted buckets, as on AWS
 	remoteIP    = "198.51.100.7"         // an address that is not loopback: "the ALB"
@@ -83,7 +85,7 @@ func TestBoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatalf("%s=1 but not root: the boot test needs namespaces, mounts and chroot", RequireEnv)
 	}
-	w := newWorld(t)
+	w := newWorld(t, nil)
 	w.boot(t)
 	if t.Failed() {
 		return
@@ -99,34 +101,39 @@ func TestBoot(t *testing.T) {
 
 // world is the deployment under test and the sandbox it boots in.
 type world struct {
-	sb       *Sandbox
-	dir      string
-	repo     string
-	easel    string // the binary (built for this machine; the template ships it as its asset)
-	tpl      map[string]interface{}
-	dep      Deployment
-	asgID    string
-	script   string
-	secret   string
-	bucket   string
-	table    string
-	site     string
-	fake     *bedrocktest.Handler
-	queue    string // the job queue's name, and its dead-letter queue's
-	dlq      string
-	bus      string                            // the event bus's name
-	queues   map[string]map[string]interface{} // logical id -> the template's queue properties
-	sqs      *sqstest.Handler
-	events   *eventbridgetest.Handler
-	ak, sk   string
-	s3       *s3.Client
-	bootLog  []byte
-	bootTime time.Duration
-	key      string // an API key, once checkGenerate made one
+	sb      *Sandbox
+	dir     string
+	repo    string
+	easel   string // the binary (built for this machine; the template ships it as its asset)
+	tpl     map[string]interface{}
+	dep     Deployment
+	asgID   string
+	script  string
+	secret  string
+	bucket  string
+	table   string
+	site    string
+	fake    *bedrocktest.Handler
+	queue   string // the job queue's name, and its dead-letter queue's
+	dlq     string
+	bus     string                            // the event bus's name
+	queues  map[string]map[string]interface{} // logical id -> the template's queue properties
+	sqs     *sqstest.Handler
+	events  *eventbridgetest.Handler
+	ak, sk  string
+	context map[string]string   // CDK context of the variant (nil: the default)
+	secrets *secretstest.Server // Secrets Manager fake for what Easel reads itself
+	// With private images: the generated signing key and its CloudFront key id.
+	signingKey *signingKey
+	keyPairID  string
+	s3         *s3.Client
+	bootLog    []byte
+	bootTime   time.Duration
+	key        string // an API key, once checkGenerate made one
 }
 
-func newWorld(t *testing.T) *world {
-	w := &world{dir: t.TempDir()}
+func newWorld(t *testing.T, context map[string]string) *world {
+	w := &world{dir: t.TempDir(), context: context}
 	var err error
 	if w.repo, err = filepath.Abs("../.."); err != nil {
 		t.Fatal(err)
@@ -149,9 +156,10 @@ func newWorld(t *testing.T) *world {
 	shim := filepath.Join(w.dir, "shim")
 	goBuild(t, w.repo, w.easel, "./cmd/easel")
 	goBuild(t, filepath.Join(w.repo, "infra"), shim, "./boottest/shim")
+	w.ak, w.sk = "BOOT"+strings.ToUpper(randomString(12, lowerDigits)), randomString(32, lowerDigits)
+	w.secrets = secretstest.NewServer(t, secretstest.WithCredentials(w.ak, w.sk))
 	w.synthesize(t)
 
-	w.ak, w.sk = "BOOT"+strings.ToUpper(randomString(12, lowerDigits)), randomString(32, lowerDigits)
 	w.secret = randomString(48, alnum) // like the stack's generated secret: 48, no punctuation
 
 	sb, err := NewSandbox(filepath.Join(w.dir, "sandbox"))
@@ -217,7 +225,7 @@ func (w *world) synthesize(t *testing.T) {
 				t.Fatalf("synthesis panicked: %v", r)
 			}
 		}()
-		app, err := stacks.NewApp(stacks.AppOptions{Outdir: out, ContextFile: "../cdk.context.json"})
+		app, err := stacks.NewApp(stacks.AppOptions{Outdir: out, ContextFile: "../cdk.context.json", Context: w.context})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,6 +244,7 @@ func (w *world) synthesize(t *testing.T) {
 	w.dep = Deployment{Region: region, Account: account, StackName: stacks.MainStackName,
 		Refs: map[string]string{}, Attrs: map[string]string{}}
 	var userData interface{}
+	var alias string
 	w.queues = map[string]map[string]interface{}{}
 	for id, r := range w.tpl["Resources"].(map[string]interface{}) {
 		r := r.(map[string]interface{})
@@ -264,22 +273,37 @@ func (w *world) synthesize(t *testing.T) {
 		case "AWS::S3::Bucket":
 			name := strings.ToLower(stacks.MainStackName + "-" + id + "-" + randomString(12, lowerDigits))
 			w.dep.Refs[id] = name
-			if strings.HasPrefix(id, "ImageBucket") {
-				w.bucket = name
-			}
+		case "AWS::S3::AccessPoint":
+			// An alias is NAME-RANDOM-s3alias; S3 takes it wherever a bucket name goes.
+			alias = stacks.AccessPointNamePrefix + randomString(8, lowerDigits) + "-" + randomString(32, lowerDigits) + "-s3alias"
+			w.dep.Attrs[id+".Alias"] = alias
 		case "AWS::SecretsManager::Secret":
+			if strings.HasPrefix(id, "SigningKeySecret") {
+				// The signing key Easel reads itself, from the Secrets Manager fake, as
+				// the deploy-time function would have left it.
+				w.signingKey = newSigningKey(t)
+				w.dep.Refs[id] = w.secrets.Put(id, w.signingKey.pem)
+				continue
+			}
 			w.dep.Refs[id] = "arn:aws:secretsmanager:" + region + ":" + account + ":secret:" + id + "-" + randomString(6, alnum)
 		case "AWS::Logs::LogGroup":
 			w.dep.Refs[id] = stacks.MainStackName + "-" + id + "-" + randomString(12, alnum)
+		case "AWS::CloudFront::PublicKey":
+			w.dep.Refs[id] = "K" + strings.ToUpper(randomString(13, lowerDigits))
+			w.keyPairID = w.dep.Refs[id]
 		case "AWS::CloudFront::Distribution":
 			w.site = "d" + randomString(13, lowerDigits) + ".cloudfront.net"
 			w.dep.Attrs[id+".DomainName"] = w.site
+			w.dep.Refs[id] = "E" + strings.ToUpper(randomString(13, lowerDigits)) // its id (invalidations)
 		case "AWS::AutoScaling::AutoScalingGroup":
 			w.asgID = id
 		case "AWS::EC2::LaunchTemplate":
 			userData = r["Properties"].(map[string]interface{})["LaunchTemplateData"].(map[string]interface{})["UserData"]
 		}
 	}
+	// The instance reaches the images through the access point: the S3 server here
+	// has no access points, so it serves the alias as the bucket itself.
+	w.bucket = alias
 	if userData == nil || w.asgID == "" || w.bucket == "" || w.table == "" || w.queue == "" || w.dlq == "" || w.bus == "" {
 		t.Fatal("the template lacks the launch template, the Auto Scaling group, the image bucket, the table, the job queues or the bus")
 	}
@@ -319,6 +343,7 @@ func (w *world) startServices(t *testing.T, tools map[string]string) {
 	serve(t, w.sb, sqsAddr, w.sqs)
 	w.events = eventbridgetest.NewHandler(w.ak, w.sk, eventbridgetest.WithRegion(region), eventbridgetest.WithBus(w.bus))
 	serve(t, w.sb, eventsAddr, w.events)
+	serve(t, w.sb, secretsAddr, w.secrets)
 
 	// A LEGACY model must not keep the instance from starting (issue 12, item 6).
 	w.fake = bedrocktest.NewHandler(w.ak, w.sk, bedrocktest.WithRegion(region), bedrocktest.WithSmallImages(),
@@ -358,6 +383,7 @@ func (w *world) instanceEnv() []string {
 		"AWS_ENDPOINT_URL_BEDROCK=http://" + bedrockAddr,
 		"AWS_ENDPOINT_URL_SQS=http://" + sqsAddr,
 		"AWS_ENDPOINT_URL_EVENTBRIDGE=http://" + eventsAddr,
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=http://" + secretsAddr,
 		"AWS_REGION=" + region,
 	}
 }
@@ -955,6 +981,9 @@ func (w *world) checkNoSecretLeak(t *testing.T) {
 		}
 		if bytes.Contains(data, []byte(w.secret)) {
 			t.Errorf("%s contains the origin secret", p)
+		}
+		if w.signingKey != nil && bytes.Contains(data, []byte(strings.Split(w.signingKey.pem, "\n")[2])) {
+			t.Errorf("%s contains the signing key", p)
 		}
 	}
 }

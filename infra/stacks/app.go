@@ -103,13 +103,17 @@ type Deployment struct {
 }
 
 // Build adds Easel's stacks to app and cdk-nag's AwsSolutions checks to every stack.
-// cfg.BinaryPath must name the linux/arm64 easel binary (any file will do for
-// synthesis).
+// With compute=ec2, cfg.BinaryPath must name the linux/arm64 easel binary (any file
+// will do for synthesis); with compute=fargate, cfg.DockerDir must hold a Dockerfile.
 func Build(app awscdk.App, cfg Config) (*Deployment, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(cfg.BinaryPath); err != nil || !st.Mode().IsRegular() {
+	if cfg.Compute == ComputeFargate {
+		if err := CheckDockerfile(cfg.DockerDir); err != nil {
+			return nil, err
+		}
+	} else if st, err := os.Stat(cfg.BinaryPath); err != nil || !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("easel binary %q: not a file (set %s or -c %s=PATH)", cfg.BinaryPath, EnvName(KeyBinary), KeyBinary)
 	}
 	d := &Deployment{}
@@ -152,6 +156,9 @@ type mainStack struct {
 	zoneRef      awsroute53.IHostedZone
 	logs         awss3.Bucket
 	images       awss3.Bucket
+	access       *accessPoint
+	signing      *signingKeys // nil unless cfg.PrivateImages
+	auth         *cognitoAuth // nil unless cfg.Auth is AuthCognito
 	table        awsdynamodb.Table
 	appLogs      awslogs.LogGroup
 	alarmTopic   awssns.Topic
@@ -177,6 +184,7 @@ func (s *mainStack) build() {
 	net := newNetwork(s, s.logs)
 	vpc := net.vpc
 	s.images = newImageBucket(s, s.logs)
+	s.access = newAccessPoint(s, vpc, s.images)
 	s.table = newTable(s)
 	cleanup := newFirstDeployCleanup(s, s.images, s.logs)
 	s.appLogs = awslogs.NewLogGroup(s.stack, jsii.String("ServiceLogs"), &awslogs.LogGroupProps{
@@ -196,36 +204,60 @@ func (s *mainStack) build() {
 	})
 	s.jobs = newJobs(s)
 	s.lb = newLoadBalancer(s, vpc, s.logs)
+	if s.cfg.PrivateImages {
+		s.signing = newSigningKeys(s)
+	}
 	dist := newDistribution(s, s.lb, s.images, s.logs, s.originSecret.SecretValue().UnsafeUnwrap())
 	s.distribution = dist
 	site := dist.DistributionDomainName()
 	if s.cfg.HasDomain() {
 		site = jsii.String(s.cfg.DomainName)
 	}
-	s.comp = newCompute(s, vpc, s.lb, site)
-	s.comp.asg.Node().AddDependency(net.egress...)
+	if s.cfg.Auth == AuthCognito {
+		s.auth = newCognitoAuth(s, site)
+	}
+	if s.cfg.Compute == ComputeFargate {
+		s.comp = newFargate(s, vpc, s.lb, site)
+	} else {
+		s.comp = newCompute(s, vpc, s.lb, site)
+	}
+	s.comp.workload.Node().AddDependency(net.egress...)
 	if s.cfg.BedrockEndpoint {
 		// Private DNS sends bedrock-runtime to the endpoint once it exists.
-		s.comp.asg.Node().AddDependency(newBedrockEndpoint(s, vpc, s.comp.sg))
+		s.comp.workload.Node().AddDependency(newBedrockEndpoint(s, vpc, s.comp.sg))
 	}
 	// What writes to the table or the buckets goes before the cleanup in a rollback.
-	for _, writer := range []constructs.IConstruct{s.lb.alb, dist, s.comp.asg, vpc.Node().FindChild(jsii.String(flowLogID))} {
+	for _, writer := range []constructs.IConstruct{s.lb.alb, dist, s.comp.workload, vpc.Node().FindChild(jsii.String(flowLogID))} {
 		writer.Node().AddDependency(cleanup)
 	}
 	dash := newMonitoring(s, s.lb, s.comp)
+	s.access.finish()
 
 	out := func(id, desc string, value *string) {
 		awscdk.NewCfnOutput(s.stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
 	}
 	out("SiteUrl", "Easel's public URL", jsii.String("https://"+*site+"/"))
 	out("ImageBucketName", "S3 bucket holding the images (EASEL_BLOB)", s.images.BucketName())
+	out("ImageAccessPointAlias", "S3 access point of the images (EASEL_BLOB s3://ALIAS?prefix=images/)", s.access.alias())
+	out("ImageAccessPointArn", "S3 access point of the images, the only way the service reaches them", s.access.arn())
 	out("CatalogTableName", "DynamoDB table (EASEL_CATALOG)", s.table.TableName())
 	out("DistributionId", "CloudFront distribution", dist.DistributionId())
-	out("AutoScalingGroupName", "Auto Scaling group of the Easel instances", s.comp.asg.AutoScalingGroupName())
+	if f := s.comp.fargate; f != nil {
+		out("ClusterName", "ECS cluster of the Easel service", f.cluster.ClusterName())
+		out("ServiceName", "ECS service of the Easel tasks", f.service.ServiceName())
+	} else {
+		out("AutoScalingGroupName", "Auto Scaling group of the Easel instances", s.comp.asg.AutoScalingGroupName())
+	}
 	out("ServiceLogGroup", "CloudWatch log group of the easel service", s.appLogs.LogGroupName())
 	out("AlarmTopicArn", "SNS topic the alarms notify; subscribe to it", s.alarmTopic.TopicArn())
 	out("OriginSecretArn", "Secret holding the "+OriginHeader+" value", s.originSecret.SecretArn())
 	out("DashboardName", "CloudWatch dashboard", dash.DashboardName())
+	if s.auth != nil {
+		out("UserPoolId", "Cognito user pool of the people who sign in (add them here)", s.auth.pool.UserPoolId())
+		out("UserPoolClientId", "Cognito app client of Easel's page (EASEL_OIDC_CLIENT_ID)", s.auth.client.UserPoolClientId())
+		out("OidcIssuer", "OpenID Connect issuer (EASEL_OIDC_ISSUER)", s.auth.issuer)
+		out("SignInDomain", "Cognito-hosted sign-in", s.auth.domain.BaseUrl(nil))
+	}
 	out("JobQueueUrl", "SQS job queue (EASEL_QUEUE)", s.jobs.queue.QueueUrl())
 	out("JobDeadLetterQueueUrl", "SQS dead-letter queue of the job queue", s.jobs.deadLetter.QueueUrl())
 	out("JobEventBusName", "EventBridge bus of the job events (EASEL_EVENTS)", s.jobs.bus.EventBusName())

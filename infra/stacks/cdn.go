@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudfront"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -25,7 +26,7 @@ const originReadTimeout = 60
 // every method, Authorization forwarded) and the page (default behaviour); the image
 // bucket serves /images/* through origin access control, cached and compressed.
 // WAF, TLS 1.2+ with a domain, standard logs, and the alias records with a domain.
-func newDistribution(s *mainStack, lb loadBalancer, images awss3.IBucket, logs awss3.IBucket, secret *string) awscloudfront.Distribution {
+func newDistribution(s *mainStack, lb loadBalancer, bucket awss3.IBucket, logs awss3.IBucket, secret *string) awscloudfront.Distribution {
 	api := apiOrigin(s, lb, secret)
 	// Authorization can only reach the origin through the cache key, so the API
 	// policy keys on it with TTLs that make every response uncacheable in practice
@@ -48,20 +49,26 @@ func newDistribution(s *mainStack, lb loadBalancer, images awss3.IBucket, logs a
 		ViewerProtocolPolicy:  awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
 		Compress:              jsii.Bool(true),
 	}
+	images := &awscloudfront.BehaviorOptions{
+		Origin:                origins.S3BucketOrigin_WithOriginAccessControl(bucket, nil),
+		AllowedMethods:        awscloudfront.AllowedMethods_ALLOW_GET_HEAD_OPTIONS(),
+		CachedMethods:         awscloudfront.CachedMethods_CACHE_GET_HEAD_OPTIONS(),
+		CachePolicy:           awscloudfront.CachePolicy_CACHING_OPTIMIZED(),
+		ResponseHeadersPolicy: awscloudfront.ResponseHeadersPolicy_SECURITY_HEADERS(),
+		ViewerProtocolPolicy:  awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
+		Compress:              jsii.Bool(true),
+	}
+	if s.signing != nil {
+		// Private images: CloudFront serves /images/* only for a URL signed with a key
+		// of the group (Easel signs with the current generation's key).
+		images.TrustedKeyGroups = &[]interfacesawscloudfront.IKeyGroupRef{s.signing.group}
+	}
 	props := &awscloudfront.DistributionProps{
 		Comment:         jsii.String("Easel image service"),
 		DefaultBehavior: dynamic,
 		AdditionalBehaviors: &map[string]*awscloudfront.BehaviorOptions{
-			"/v1/*": dynamic,
-			"/" + ImagePrefix + "*": {
-				Origin:                origins.S3BucketOrigin_WithOriginAccessControl(images, nil),
-				AllowedMethods:        awscloudfront.AllowedMethods_ALLOW_GET_HEAD_OPTIONS(),
-				CachedMethods:         awscloudfront.CachedMethods_CACHE_GET_HEAD_OPTIONS(),
-				CachePolicy:           awscloudfront.CachePolicy_CACHING_OPTIMIZED(),
-				ResponseHeadersPolicy: awscloudfront.ResponseHeadersPolicy_SECURITY_HEADERS(),
-				ViewerProtocolPolicy:  awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
-				Compress:              jsii.Bool(true),
-			},
+			"/v1/*":                 dynamic,
+			"/" + ImagePrefix + "*": images,
 		},
 		WebAclId:      s.edge.webACLArn,
 		HttpVersion:   awscloudfront.HttpVersion_HTTP2_AND_3,

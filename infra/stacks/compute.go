@@ -5,10 +5,12 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/easelhq/easel/dynamostore/tabledef"
@@ -27,12 +29,18 @@ func CatalogActions() []string {
 // answers 503 while the instance drains or cannot reach its dependencies.
 const HealthCheckPath = "/readyz"
 
-// compute is the instances' side of the stack.
+// compute is the instances' (or the Fargate tasks') side of the stack.
 type compute struct {
-	role  awsiam.Role
-	asg   awsautoscaling.AutoScalingGroup
+	role  awsiam.Role                     // the application's role: the instances' or the tasks'
+	asg   awsautoscaling.AutoScalingGroup // nil with Fargate
 	group elbv2.ApplicationTargetGroup
 	sg    awsec2.SecurityGroup
+	// workload is the Auto Scaling group or the ECS service: what must wait for the
+	// network and go before the first-deploy cleanup.
+	workload constructs.IConstruct
+	// cpu and capacity are the dashboard's average CPU and instances (tasks) in service.
+	cpu, capacity awscloudwatch.IMetric
+	fargate       *fargateService // nil with EC2
 }
 
 // newCompute builds the instance role, the Graviton launch template (IMDSv2 only,
@@ -44,7 +52,7 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 	c := compute{}
 	c.role = awsiam.NewRole(s.stack, jsii.String("InstanceRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
-		Description: jsii.String("Easel instances: Bedrock models, image prefix, catalog table, SSM"),
+		Description: jsii.String("Easel instances: Bedrock models, images through the access point, catalog table, SSM"),
 		ManagedPolicies: &[]awsiam.IManagedPolicy{
 			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore")),
 		},
@@ -53,7 +61,6 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 		Path: jsii.String(s.cfg.BinaryPath),
 	})
 	grantInstancePermissions(s, c.role, binary)
-	s.jobs.grant(c.role)
 
 	c.sg = awsec2.NewSecurityGroup(s.stack, jsii.String("InstanceSg"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
@@ -138,10 +145,24 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 		TargetUtilizationPercent: jsii.Number(50),
 	})
 	s.jobs.scaleOnBacklog(s, c.asg)
-	c.group = lb.listener.AddTargets(jsii.String("Easel"), &elbv2.AddApplicationTargetsProps{
+	c.group = addTargets(lb, c.asg)
+	c.workload = c.asg
+	c.cpu, c.capacity = asgMetrics(c.asg)
+
+	settings := appSettings(s, site)
+	settings.AssetURL = *binary.S3ObjectUrl()
+	userData.AddSignalOnExitCommand(c.asg)
+	userData.AddCommands(*jsii.Strings(settings.bootCommands()...)...)
+	return c
+}
+
+// addTargets adds the target group of the Easel instances or tasks to the listener,
+// with the health check both use.
+func addTargets(lb loadBalancer, targets elbv2.IApplicationLoadBalancerTarget) elbv2.ApplicationTargetGroup {
+	return lb.listener.AddTargets(jsii.String("Easel"), &elbv2.AddApplicationTargetsProps{
 		Port:                jsii.Number(AppPort),
 		Protocol:            elbv2.ApplicationProtocol_HTTP,
-		Targets:             &[]elbv2.IApplicationLoadBalancerTarget{c.asg},
+		Targets:             &[]elbv2.IApplicationLoadBalancerTarget{targets},
 		DeregistrationDelay: awscdk.Duration_Seconds(jsii.Number(DrainTimeout.Seconds())),
 		// /readyz, not /healthz: a draining instance answers 503 and leaves the ALB
 		// before it closes its listener. Easel exempts the check from the origin
@@ -156,54 +177,43 @@ func newCompute(s *mainStack, vpc awsec2.IVpc, lb loadBalancer, site *string) co
 			UnhealthyThresholdCount: jsii.Number(HealthCheckUnhealthy),
 		},
 	})
+}
 
-	settings := instanceSettings{
+// asgMetrics are the instances' average CPU and their number in service.
+func asgMetrics(asg awsautoscaling.AutoScalingGroup) (cpu, capacity awscloudwatch.IMetric) {
+	period := awscdk.Duration_Minutes(jsii.Number(5))
+	dims := &map[string]*string{"AutoScalingGroupName": asg.AutoScalingGroupName()}
+	cpu = awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String("AWS/EC2"), MetricName: jsii.String("CPUUtilization"),
+		DimensionsMap: dims, Statistic: jsii.String("Average"), Period: period,
+	})
+	capacity = awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String("AWS/AutoScaling"), MetricName: jsii.String("GroupInServiceInstances"),
+		DimensionsMap: dims, Statistic: jsii.String("Average"), Period: period,
+	})
+	return cpu, capacity
+}
+
+// appSettings are Easel's settings, the same for instances and tasks.
+func appSettings(s *mainStack, site *string) instanceSettings {
+	return instanceSettings{
 		Region:       s.cfg.Region,
 		Table:        *s.table.TableName(),
-		Bucket:       *s.images.BucketName(),
+		Bucket:       *s.access.alias(),
 		Models:       s.cfg.Models,
 		SiteHost:     *site,
 		SecretArn:    *s.originSecret.SecretArn(),
-		AssetURL:     *binary.S3ObjectUrl(),
 		LogGroup:     *s.appLogs.LogGroupName(),
 		DrainSeconds: int(DrainTimeout.Seconds()),
 		QueueName:    *s.jobs.queue.QueueName(),
 		EventBus:     *s.jobs.bus.EventBusName(),
+		Extra:        accessEnv(s),
 	}
-	userData.AddSignalOnExitCommand(c.asg)
-	userData.AddCommands(*jsii.Strings(settings.bootCommands()...)...)
-	return c
 }
 
 // grantInstancePermissions gives the role exactly what Easel and the boot script use.
 func grantInstancePermissions(s *mainStack, role awsiam.Role, binary awss3assets.Asset) {
-	for _, st := range bedrockStatements(s.stack, s.cfg.Models) {
-		role.AddToPrincipalPolicy(st)
-	}
-	tableResources := []string{*s.table.TableArn()}
-	for _, ix := range tabledef.Definition().Indexes {
-		tableResources = append(tableResources, *s.table.TableArn()+"/index/"+ix.Name)
-	}
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("CatalogTable"),
-		Actions:   jsii.Strings(CatalogActions()...),
-		Resources: jsii.Strings(tableResources...),
-	}))
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ImageObjects"),
-		Actions:   jsii.Strings("s3:PutObject", "s3:GetObject", "s3:DeleteObject"),
-		Resources: jsii.Strings(*s.images.ArnForObjects(jsii.String(ImagePrefix + "*"))),
-	}))
-	// HeadBucket is authorised as s3:ListBucket and carries no prefix, hence IfExists:
-	// a listing that names a prefix must stay under images/.
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ImageListing"),
-		Actions:   jsii.Strings("s3:ListBucket"),
-		Resources: jsii.Strings(*s.images.BucketArn()),
-		Conditions: &map[string]interface{}{
-			"StringLikeIfExists": map[string]interface{}{"s3:prefix": []string{ImagePrefix + "*"}},
-		},
-	}))
+	grantAppPermissions(s, role)
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:     jsii.String("EaselBinaryAsset"),
 		Actions: jsii.Strings("s3:GetObject"),
@@ -216,4 +226,29 @@ func grantInstancePermissions(s *mainStack, role awsiam.Role, binary awss3assets
 		Resources: jsii.Strings(*s.appLogs.LogGroupArn()),
 	}))
 	s.originSecret.GrantRead(role, nil)
+}
+
+// grantAppPermissions gives an application role (the instances' or the Fargate
+// task's) exactly what Easel itself uses: the models, the catalog table, the images
+// through the access point, the job queues and bus, invalidations of the
+// distribution, and with private images the current signing key.
+func grantAppPermissions(s *mainStack, role awsiam.Role) {
+	for _, st := range bedrockStatements(s.stack, s.cfg.Models) {
+		role.AddToPrincipalPolicy(st)
+	}
+	tableResources := []string{*s.table.TableArn()}
+	for _, ix := range tabledef.Definition().Indexes {
+		tableResources = append(tableResources, *s.table.TableArn()+"/index/"+ix.Name)
+	}
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("CatalogTable"),
+		Actions:   jsii.Strings(CatalogActions()...),
+		Resources: jsii.Strings(tableResources...),
+	}))
+	s.access.grant(role)
+	s.jobs.grant(role)
+	grantInvalidation(s, role)
+	if s.signing != nil {
+		s.signing.grantApp(role)
+	}
 }

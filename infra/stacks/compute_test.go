@@ -141,7 +141,7 @@ func TestUserData(t *testing.T) {
 		"EASEL_DATA=/var/lib/easel\n",
 		"WorkingDirectory=/var/lib/easel\n",
 		"EASEL_CATALOG=dynamodb://<CatalogTable",
-		"EASEL_BLOB=s3://<ImageBucket",
+		"EASEL_BLOB=s3://<ImageAccessPoint.Alias>",
 		"?prefix=images/\n",
 		fmt.Sprintf("EASEL_DRAIN_TIMEOUT=%ds\n", int(stacks.DrainTimeout.Seconds())),
 		"EASEL_CHECK_MODELS=true\n",
@@ -301,8 +301,9 @@ func TestInstanceRole(t *testing.T) {
 			}
 
 			put := statementsWith(sts, "s3:PutObject")
-			if len(put) != 1 || list(put[0]["Resource"])[0] != "<ImageBucket97210811.Arn>/images/*" {
-				t.Errorf("s3:PutObject statements = %v, want one on the images/ prefix", put)
+			if len(put) != 1 || !strings.Contains(list(put[0]["Resource"])[0], ":accesspoint/"+stacks.AccessPointNamePrefix) ||
+				!strings.HasSuffix(list(put[0]["Resource"])[0], "/object/images/*") {
+				t.Errorf("s3:PutObject statements = %v, want one on the images/ prefix through the access point", put)
 			}
 			lst := statementsWith(sts, "s3:ListBucket")
 			if len(lst) != 1 || !strings.Contains(flatten(lst[0]["Condition"]), `"images/*"`) {
@@ -310,6 +311,9 @@ func TestInstanceRole(t *testing.T) {
 			}
 			for _, st := range sts {
 				for _, r := range list(st["Resource"]) {
+					if strings.Contains(r, "ImageBucket") {
+						t.Errorf("statement %v grants on the images bucket itself, not through the access point", st["Action"])
+					}
 					if r == "*" {
 						t.Errorf("statement %v grants on every resource", st["Action"])
 					}

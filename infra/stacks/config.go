@@ -28,6 +28,20 @@ const (
 	KeyVpcOrigin       = "vpcOrigin"
 	KeyBinary          = "binary"
 	KeyNotifyEmail     = "notifyEmail"
+	// Access and compute options (docs/deploy.md, "Access and compute options").
+	KeyPrivateImages        = "privateImages"
+	KeySigningKeyGeneration = "signingKeyGeneration"
+	KeyAuth                 = "auth"
+	KeyCompute              = "compute"
+	KeyDockerDir            = "dockerDir"
+)
+
+// Values of KeyAuth and KeyCompute.
+const (
+	AuthKeys       = "keys"    // API keys only (the default)
+	AuthCognito    = "cognito" // a Cognito user pool signs people in (OIDC); API keys for programs
+	ComputeEC2     = "ec2"     // an Auto Scaling group of Graviton instances (the default)
+	ComputeFargate = "fargate" // an ARM64 Fargate service
 )
 
 // EnvName returns the environment variable that sets the context key, or "".
@@ -36,7 +50,8 @@ func EnvName(key string) string {
 	case KeyBinary:
 		return "EASEL_BINARY"
 	case KeyDomainName, KeyHostedZoneID, KeyHostedZoneName, KeyModels, KeyInstanceType,
-		KeyMinCapacity, KeyMaxCapacity, KeySpot, KeyNatGateways, KeyBedrockEndpoint, KeyVpcOrigin, KeyNotifyEmail:
+		KeyMinCapacity, KeyMaxCapacity, KeySpot, KeyNatGateways, KeyBedrockEndpoint, KeyVpcOrigin, KeyNotifyEmail,
+		KeyPrivateImages, KeySigningKeyGeneration, KeyAuth, KeyCompute, KeyDockerDir:
 		// domainName -> EASEL_CDK_DOMAIN_NAME, hostedZoneId -> EASEL_CDK_HOSTED_ZONE_ID
 		var b strings.Builder
 		b.WriteString("EASEL_CDK_")
@@ -65,6 +80,11 @@ const (
 	// works offline. `cdk deploy` refuses it because it matches no real credentials.
 	PlaceholderAccount = "123456789012"
 	DefaultRegion      = "us-east-1"
+	// DefaultDockerDir is the repository root as seen from infra/, where the CDK CLI
+	// runs the app: its Dockerfile builds the Fargate image.
+	DefaultDockerDir = ".."
+	// MaxSigningKeyGeneration bounds KeySigningKeyGeneration.
+	MaxSigningKeyGeneration = 1000
 )
 
 // Config is everything the stacks need. LoadConfig fills it from context and env.
@@ -93,6 +113,17 @@ type Config struct {
 	NotifyEmail string
 
 	BinaryPath string // linux/arm64 easel binary shipped as the S3 asset
+
+	// PrivateImages serves images only through CloudFront signed URLs: a key group
+	// whose private key is generated at deploy time into Secrets Manager.
+	PrivateImages bool
+	// SigningKeyGeneration numbers the signing key; raising it by one rotates: a new
+	// key signs, the previous one stays in the key group for URLs it signed.
+	SigningKeyGeneration int
+	Auth                 string // AuthKeys or AuthCognito
+	Compute              string // ComputeEC2 or ComputeFargate
+	// DockerDir holds the Dockerfile the Fargate image is built from (its context).
+	DockerDir string
 }
 
 // Lookup returns a context value and whether it was set.
@@ -118,6 +149,9 @@ func LoadConfig(ctx Lookup, getenv func(string) string) (Config, error) {
 		InstanceTypes:  splitList(orDefault(get(KeyInstanceType), DefaultInstanceType)),
 		BinaryPath:     get(KeyBinary),
 		NotifyEmail:    get(KeyNotifyEmail),
+		Auth:           strings.ToLower(orDefault(get(KeyAuth), AuthKeys)),
+		Compute:        strings.ToLower(orDefault(get(KeyCompute), ComputeEC2)),
+		DockerDir:      orDefault(get(KeyDockerDir), DefaultDockerDir),
 	}
 	if cfg.Account == "" {
 		cfg.Account = PlaceholderAccount
@@ -142,6 +176,12 @@ func LoadConfig(ctx Lookup, getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if cfg.VpcOrigin, err = boolValue(KeyVpcOrigin, get(KeyVpcOrigin), DefaultVpcOrigin); err != nil {
+		return Config{}, err
+	}
+	if cfg.PrivateImages, err = boolValue(KeyPrivateImages, get(KeyPrivateImages), false); err != nil {
+		return Config{}, err
+	}
+	if cfg.SigningKeyGeneration, err = intValue(KeySigningKeyGeneration, get(KeySigningKeyGeneration), 1); err != nil {
 		return Config{}, err
 	}
 	for i, m := range cfg.Models {
@@ -181,6 +221,22 @@ func (c Config) Validate() error {
 	}
 	if c.NotifyEmail != "" && !matches(emailPattern, strings.ToLower(c.NotifyEmail)) {
 		return fmt.Errorf("%s: %q is not an email address such as ops@example.com", KeyNotifyEmail, c.NotifyEmail)
+	}
+	if c.Auth != AuthKeys && c.Auth != AuthCognito {
+		return fmt.Errorf("%s: %q is not %q (API keys only, the default) or %q (a Cognito user pool signs people in)",
+			KeyAuth, c.Auth, AuthKeys, AuthCognito)
+	}
+	if c.Compute != ComputeEC2 && c.Compute != ComputeFargate {
+		return fmt.Errorf("%s: %q is not %q (Graviton instances, the default) or %q (an ARM64 Fargate service)",
+			KeyCompute, c.Compute, ComputeEC2, ComputeFargate)
+	}
+	if c.SigningKeyGeneration < 1 || c.SigningKeyGeneration > MaxSigningKeyGeneration {
+		return fmt.Errorf("%s=%d: want 1 to %d (raise it by one to rotate the signing key)",
+			KeySigningKeyGeneration, c.SigningKeyGeneration, MaxSigningKeyGeneration)
+	}
+	if c.SigningKeyGeneration > 1 && !c.PrivateImages {
+		return fmt.Errorf("%s=%d needs %s=true: only private images are signed",
+			KeySigningKeyGeneration, c.SigningKeyGeneration, KeyPrivateImages)
 	}
 	if len(c.Models) == 0 {
 		return fmt.Errorf("%s: give at least one Bedrock model id", KeyModels)

@@ -30,6 +30,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 		MaxCapacity:   4,
 		NatGateways:   1,
 		VpcOrigin:     true,
+
+		SigningKeyGeneration: 1,
+		Auth:                 stacks.AuthKeys,
+		Compute:              stacks.ComputeEC2,
+		DockerDir:            stacks.DefaultDockerDir,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("LoadConfig() = %+v, want %+v", cfg, want)
@@ -137,6 +142,9 @@ func TestEnvName(t *testing.T) {
 		stacks.KeyNatGateways:     "EASEL_CDK_NAT_GATEWAYS",
 		stacks.KeyBedrockEndpoint: "EASEL_CDK_BEDROCK_ENDPOINT",
 		stacks.KeyVpcOrigin:       "EASEL_CDK_VPC_ORIGIN",
+		stacks.KeyPrivateImages:   "EASEL_CDK_PRIVATE_IMAGES",
+		stacks.KeyAuth:            "EASEL_CDK_AUTH",
+		stacks.KeyCompute:         "EASEL_CDK_COMPUTE",
 		stacks.KeyBinary:          "EASEL_BINARY",
 		stacks.KeyNotifyEmail:     "EASEL_CDK_NOTIFY_EMAIL",
 		"unknown":                 "",
@@ -160,5 +168,49 @@ func TestSplitProfile(t *testing.T) {
 		if geo, base := stacks.SplitProfile(tt.id); geo != tt.geo || base != tt.base {
 			t.Errorf("SplitProfile(%q) = %q, %q, want %q, %q", tt.id, geo, base, tt.geo, tt.base)
 		}
+	}
+}
+
+// TestAccessOptions: the access and compute options take their documented values
+// (context or environment, case-insensitive), and anything else is refused with a
+// message naming the key and the values it takes.
+func TestAccessOptions(t *testing.T) {
+	cfg, err := stacks.LoadConfig(lookupFrom(map[string]string{
+		stacks.KeyAuth: "Cognito", stacks.KeyPrivateImages: "true", stacks.KeySigningKeyGeneration: "3",
+	}), envFrom(map[string]string{"EASEL_CDK_COMPUTE": "fargate", "EASEL_CDK_DOCKER_DIR": "/src/easel"}))
+	if err != nil {
+		t.Fatalf("LoadConfig() error = %v", err)
+	}
+	got := []interface{}{cfg.Auth, cfg.Compute, cfg.PrivateImages, cfg.SigningKeyGeneration, cfg.DockerDir}
+	want := []interface{}{stacks.AuthCognito, stacks.ComputeFargate, true, 3, "/src/easel"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LoadConfig() = %v, want %v", got, want)
+	}
+	tests := []struct {
+		name    string
+		ctx     map[string]string
+		wantErr []string
+	}{
+		{"auth", map[string]string{stacks.KeyAuth: "saml"}, []string{`auth: "saml"`, `"keys"`, `"cognito"`}},
+		{"auth oidc", map[string]string{stacks.KeyAuth: "oidc"}, []string{`auth: "oidc"`}},
+		{"compute", map[string]string{stacks.KeyCompute: "lambda"}, []string{`compute: "lambda"`, `"ec2"`, `"fargate"`}},
+		{"compute ecs", map[string]string{stacks.KeyCompute: "ecs"}, []string{`compute: "ecs"`}},
+		{"private", map[string]string{stacks.KeyPrivateImages: "signed"}, []string{"privateImages", "true or false"}},
+		{"generation zero", map[string]string{stacks.KeyPrivateImages: "true", stacks.KeySigningKeyGeneration: "0"},
+			[]string{"signingKeyGeneration=0", "rotate"}},
+		{"generation text", map[string]string{stacks.KeyPrivateImages: "true", stacks.KeySigningKeyGeneration: "next"},
+			[]string{"signingKeyGeneration", "whole number"}},
+		{"generation without private images", map[string]string{stacks.KeySigningKeyGeneration: "2"},
+			[]string{"signingKeyGeneration=2 needs privateImages=true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := stacks.LoadConfig(lookupFrom(tt.ctx), envFrom(nil))
+			for _, w := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("LoadConfig(%v) error = %v, want one containing %q", tt.ctx, err, w)
+				}
+			}
+		})
 	}
 }

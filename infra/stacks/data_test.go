@@ -87,7 +87,7 @@ func TestImageBucket(t *testing.T) {
 			statements = props["PolicyDocument"].(map[string]interface{})["Statement"].([]interface{})
 		}
 	}
-	tlsOnly, cloudFrontOnly := false, false
+	tlsOnly, cloudFrontOnly, delegated := false, false, false
 	for _, st := range statements {
 		st := st.(map[string]interface{})
 		text := flatten(st)
@@ -96,12 +96,16 @@ func TestImageBucket(t *testing.T) {
 			tlsOnly = tlsOnly || strings.Contains(text, `"aws:SecureTransport":"false"`)
 		case flatten(st["Principal"]) == `{"Service":"cloudfront.amazonaws.com"}` && flatten(st["Action"]) == "s3:GetObject":
 			cloudFrontOnly = strings.Contains(text, `"AWS:SourceArn"`) && strings.Contains(text, "Distribution")
+		case st["Sid"] == "DelegateToAccessPoints":
+			// TestAccessPoint checks it in detail.
+			delegated = strings.Contains(text, `"s3:DataAccessPointAccount":"123456789012"`)
 		default:
 			t.Errorf("image bucket policy allows more than CloudFront reads: %s", text)
 		}
 	}
-	if !tlsOnly || !cloudFrontOnly {
-		t.Errorf("image bucket policy: TLS-only deny %v, CloudFront-only read %v; want both", tlsOnly, cloudFrontOnly)
+	if !tlsOnly || !cloudFrontOnly || !delegated {
+		t.Errorf("image bucket policy: TLS-only deny %v, CloudFront-only read %v, delegation to the account's access points %v; want all",
+			tlsOnly, cloudFrontOnly, delegated)
 	}
 }
 

@@ -21,6 +21,9 @@ import (
 // after the variable is set.
 func TestMain(m *testing.M) {
 	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+	// Synthesis must not need Docker (the Fargate image is only staged; `cdk deploy`
+	// builds it): any attempt to run it fails.
+	os.Setenv("CDK_DOCKER", "/nonexistent/docker-must-not-run-during-synthesis")
 	jsii.Close()
 	code := m.Run()
 	cleanupFixtures()
@@ -86,14 +89,62 @@ type synthesized struct {
 	missing   []string                          // context lookups that were not cached
 }
 
+// accessVariants are every combination of the access and compute options
+// (compute × auth × private images), on the default deployment otherwise; their
+// names are COMPUTE-AUTH-public|private. The Fargate ones build the image from a
+// fixture Dockerfile (the repository's may not exist yet; synthesis only stages it).
+func accessVariants() []variant {
+	var out []variant
+	for _, compute := range []string{stacks.ComputeEC2, stacks.ComputeFargate} {
+		for _, auth := range []string{stacks.AuthKeys, stacks.AuthCognito} {
+			for _, private := range []bool{false, true} {
+				name := compute + "-" + auth + "-public"
+				if private {
+					name = compute + "-" + auth + "-private"
+				}
+				out = append(out, variant{name: name, context: map[string]string{
+					stacks.KeyCompute: compute, stacks.KeyAuth: auth, stacks.KeyPrivateImages: fmt.Sprint(private),
+				}, env: map[string]string{
+					"CDK_DEFAULT_ACCOUNT": "123456789012",
+					"CDK_DEFAULT_REGION":  "us-east-1",
+				}})
+			}
+		}
+	}
+	// A rotated signing key: generation 2 signs, generation 1 stays in the key group.
+	out = append(out, variant{name: "ec2-keys-private-g2", context: map[string]string{
+		stacks.KeyPrivateImages: "true", stacks.KeySigningKeyGeneration: "2",
+	}, env: map[string]string{"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "us-east-1"}})
+	// Cognito with a domain, the app stack outside us-east-1.
+	out = append(out, variant{name: "ec2-cognito-domain", context: map[string]string{
+		stacks.KeyAuth:           stacks.AuthCognito,
+		stacks.KeyDomainName:     "images.example.com",
+		stacks.KeyHostedZoneID:   "Z0123456789EXAMPLE",
+		stacks.KeyHostedZoneName: "example.com",
+	}, env: map[string]string{"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "us-west-2"}})
+	return out
+}
+
+// fixtureDockerfile is a Dockerfile like the repository's, for synthesis only.
+const fixtureDockerfile = `FROM golang:1.26 AS build
+WORKDIR /src
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -o /easel ./cmd/easel
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /easel /easel
+USER 65532:65532
+ENTRYPOINT ["/easel", "serve"]
+`
+
 var (
 	fixtureOnce sync.Once
 	fixtureDir  string
 	fixtureErr  error
-	fixtures    map[string]*synthesized
+	fixtureMu   sync.Mutex
+	fixtures    = map[string]*synthesized{}
 )
 
-// synthesize builds every variant once per test binary; synthesis is the slow part
+// synthesize builds a variant once per test binary; synthesis is the slow part
 // (seconds per app), assertions against the parsed templates are cheap.
 func synthesize(t *testing.T, name string) *synthesized {
 	t.Helper()
@@ -102,26 +153,42 @@ func synthesize(t *testing.T, name string) *synthesized {
 		if fixtureErr != nil {
 			return
 		}
-		binary := filepath.Join(fixtureDir, "easel")
 		// A placeholder: synthesis and assertions only need a file to ship as the asset.
-		if fixtureErr = os.WriteFile(binary, []byte("#!/bin/sh\necho placeholder\n"), 0o755); fixtureErr != nil {
+		if fixtureErr = os.WriteFile(filepath.Join(fixtureDir, "easel"), []byte("#!/bin/sh\necho placeholder\n"), 0o755); fixtureErr != nil {
 			return
 		}
-		fixtures = map[string]*synthesized{}
-		for _, v := range variants() {
-			v.env["EASEL_BINARY"] = binary
-			s, err := synthVariant(v, filepath.Join(fixtureDir, v.name))
-			if err != nil {
-				fixtureErr = fmt.Errorf("synthesize %s: %w", v.name, err)
-				return
-			}
-			fixtures[v.name] = s
+		docker := filepath.Join(fixtureDir, "docker")
+		if fixtureErr = os.MkdirAll(docker, 0o755); fixtureErr != nil {
+			return
 		}
+		fixtureErr = os.WriteFile(filepath.Join(docker, "Dockerfile"), []byte(fixtureDockerfile), 0o644)
 	})
 	if fixtureErr != nil {
 		t.Fatal(fixtureErr)
 	}
-	return fixtures[name]
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
+	if s, ok := fixtures[name]; ok {
+		if s == nil {
+			t.Fatalf("variant %s failed to synthesize earlier", name)
+		}
+		return s
+	}
+	for _, v := range append(variants(), accessVariants()...) {
+		if v.name != name {
+			continue
+		}
+		v.env["EASEL_BINARY"] = filepath.Join(fixtureDir, "easel")
+		v.env["EASEL_CDK_DOCKER_DIR"] = filepath.Join(fixtureDir, "docker")
+		s, err := synthVariant(v, filepath.Join(fixtureDir, v.name))
+		fixtures[name] = s
+		if err != nil {
+			t.Fatalf("synthesize %s: %v", v.name, err)
+		}
+		return s
+	}
+	t.Fatalf("no variant %q", name)
+	return nil
 }
 
 func cleanupFixtures() {

@@ -84,23 +84,12 @@ func newMonitoring(s *mainStack, lb loadBalancer, c compute) awscloudwatch.Dashb
 			Title: jsii.String(title), Left: &left, Width: jsii.Number(12), Height: jsii.Number(6),
 		})
 	}
-	asgName := c.asg.AutoScalingGroupName()
-	cpu := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace: jsii.String("AWS/EC2"), MetricName: jsii.String("CPUUtilization"),
-		DimensionsMap: &map[string]*string{"AutoScalingGroupName": asgName},
-		Statistic:     jsii.String("Average"), Period: period,
-	})
-	inService := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace: jsii.String("AWS/AutoScaling"), MetricName: jsii.String("GroupInServiceInstances"),
-		DimensionsMap: &map[string]*string{"AutoScalingGroupName": asgName},
-		Statistic:     jsii.String("Average"), Period: period,
-	})
 	jobMetrics := s.jobs.alarms(s)
 	return awscloudwatch.NewDashboard(s.stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		Widgets: &[]*[]awscloudwatch.IWidget{
 			{graph("Requests", requests), graph("5xx", target5xx, elb5xx, errorRate)},
 			{graph("Target response time (p90, s)", p90), graph("Hosts", healthy, unhealthy)},
-			{graph("Bedrock throttles and error log lines", throttles, errorLines), graph("Instances and CPU %", inService, cpu)},
+			{graph("Bedrock throttles and error log lines", throttles, errorLines), graph("Instances (tasks) and CPU %", c.capacity, c.cpu)},
 			{graph("Job queue: waiting messages, oldest (s)", jobMetrics[0], jobMetrics[1]),
 				graph("Dead letters: waiting, jobs failed", jobMetrics[2], jobMetrics[3])},
 		},

@@ -118,3 +118,26 @@ func TestEaselNagRule(t *testing.T) {
 			stacks.RulePublicListenerTLS, errs)
 	}
 }
+
+// TestVariantsNagClean: every combination of compute × auth × private images (and a
+// rotated signing key) synthesizes without an unsuppressed cdk-nag error, AwsSolutions
+// or Easel's, in any stack, and without uncached lookups.
+func TestVariantsNagClean(t *testing.T) {
+	for _, v := range accessVariants() {
+		t.Run(v.name, func(t *testing.T) {
+			s := synthesize(t, v.name)
+			if len(s.templates) == 0 {
+				t.Fatal("no stacks synthesized")
+			}
+			for stack, errs := range s.errors {
+				sort.Strings(errs)
+				for _, e := range errs {
+					t.Errorf("%s: unsuppressed error %s", stack, firstLine(e))
+				}
+			}
+			if len(s.missing) > 0 {
+				t.Errorf("context lookups missing from cdk.context.json: %v", s.missing)
+			}
+		})
+	}
+}

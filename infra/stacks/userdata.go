@@ -46,15 +46,16 @@ const (
 type instanceSettings struct {
 	Region       string
 	Table        string
-	Bucket       string
+	Bucket       string // the images access point's alias, used as a bucket name
 	Models       []string
 	SiteHost     string
 	SecretArn    string
 	AssetURL     string // s3://bucket/key of the binary
 	LogGroup     string
 	DrainSeconds int
-	QueueName    string // the SQS job queue (EASEL_QUEUE=sqs://NAME)
-	EventBus     string // the EventBridge bus (EASEL_EVENTS=eventbridge://NAME)
+	QueueName    string   // the SQS job queue (EASEL_QUEUE=sqs://NAME)
+	EventBus     string   // the EventBridge bus (EASEL_EVENTS=eventbridge://NAME)
+	Extra        []string // KEY=VALUE lines of the access options (accessEnv)
 }
 
 // GenerateTimeoutSeconds is GenerateTimeout in seconds (EASEL_GENERATE_TIMEOUT).
@@ -62,7 +63,10 @@ const GenerateTimeoutSeconds = 55
 
 // envFile returns /etc/easel/easel.env without the origin secret, which the boot
 // script appends after reading it from Secrets Manager.
-func (v instanceSettings) envFile() string {
+func (v instanceSettings) envFile() string { return strings.Join(v.envLines(), "\n") + "\n" }
+
+// envLines are Easel's KEY=VALUE settings, the same on an instance and in a task.
+func (v instanceSettings) envLines() []string {
 	models := make([]string, len(v.Models))
 	for i, m := range v.Models {
 		models[i] = "bedrock:" + m
@@ -89,9 +93,30 @@ func (v instanceSettings) envFile() string {
 		fmt.Sprintf("EASEL_JOB_MAX_ATTEMPTS=%d", JobMaxAttempts),
 		"EASEL_CHECK_MODELS=true",
 		"EASEL_LOG_FORMAT=json",
-		"AWS_REGION=" + v.Region,
 	}
-	return strings.Join(lines, "\n") + "\n"
+	lines = append(lines, v.Extra...)
+	return append(lines, "AWS_REGION="+v.Region)
+}
+
+// accessEnv is the settings of the access options: the distribution whose paths
+// Easel invalidates when an image is deleted; with private images the signing key
+// (its CloudFront id and the secret of its private key) and the URLs' expiry; with
+// Cognito the issuer and the app client.
+func accessEnv(s *mainStack) []string {
+	lines := []string{"EASEL_CLOUDFRONT_DISTRIBUTION=" + *s.distribution.DistributionId()}
+	if s.signing != nil {
+		lines = append(lines,
+			"EASEL_PRIVATE_IMAGES=true",
+			fmt.Sprintf("EASEL_PRIVATE_IMAGE_EXPIRY=%dh", int(PrivateImageExpiry.Hours())),
+			"EASEL_CLOUDFRONT_KEY_PAIR_ID="+*s.signing.current.Ref(),
+			"EASEL_CLOUDFRONT_PRIVATE_KEY_SECRET="+*s.signing.secret.SecretArn())
+	}
+	if s.auth != nil {
+		lines = append(lines,
+			"EASEL_OIDC_ISSUER="+*s.auth.issuer,
+			"EASEL_OIDC_CLIENT_ID="+*s.auth.client.UserPoolClientId())
+	}
+	return lines
 }
 
 // unitFile is the systemd unit: a dedicated non-root user, the env file, restart
