@@ -64,11 +64,11 @@ bash scripts/openai-sdk/run.sh
 step "infra: CDK app synthesis, assertions, cdk-nag"
 (cd infra && go test -count=1 ./...)
 
-step "boot test: the synthesized user data boots easel in a scratch root; the first-deploy cleanup function"
+step "boot test: the synthesized user data boots easel in a scratch root (also with private images); the first-deploy cleanup and signing-key functions"
 lambda_sdk=infra/boottest/testdata/lambda-sdk
 if [ ! -d "$lambda_sdk/node_modules/@aws-sdk/client-s3" ] || [ "$lambda_sdk/package-lock.json" -nt "$lambda_sdk/node_modules/.package-lock.json" ]; then
   (cd "$lambda_sdk" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-(cd infra && EASEL_TEST_BOOT=1 go test -count=1 -timeout 20m -run '^(TestBoot|TestFirstDeployCleanup)$' -v ./boottest/)
+(cd infra && EASEL_TEST_BOOT=1 go test -count=1 -timeout 20m -run '^(TestBoot|TestBootPrivateImages|TestFirstDeployCleanup|TestSigningKeyFunction)$' -v ./boottest/)
 
 step "done"
