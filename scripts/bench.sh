@@ -16,6 +16,8 @@
 #                   peak RSS at C=16 and C=64 on the emulated AWS path is a target)
 #   BENCH_REPEAT    runs of each load setup (default 3)
 #   BENCH_GO        0 skips the Go benchmarks (load tests only)
+#   BENCH_EASEL     an easel binary to load-test instead of this checkout's (before/after comparisons
+#                   with the same fake and load generator)
 #   BENCH_SETUPS    load setups to run (default "local local-tmpfs aws local-thumbs async")
 #   BENCH_ASYNC_RATE   jobs per second of the async setup (default 100): POST /v1/images with
 #                   Prefer: respond-async at that rate for $duration, its latency reported
@@ -114,7 +116,7 @@ profile_top service-alloc "$out/bin/service.test" "$out/service.mem" -sample_ind
 fi
 
 step "build easel, the Bedrock fake and the load generator"
-go build -o "$out/bin/easel" ./cmd/easel
+if [[ -n ${BENCH_EASEL:-} ]]; then cp "$BENCH_EASEL" "$out/bin/easel"; else go build -o "$out/bin/easel" ./cmd/easel; fi
 go build -o "$out/bin/bedrock-fake" ./bedrock/bedrocktest/fakeserver
 go build -o "$out/bin/load" ./bench/load
 go build -o "$out/bin/jobload" ./internal/cmd/jobload
