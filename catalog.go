@@ -16,6 +16,7 @@ type Catalog interface {
 	IdempotencyCatalog
 	QuotaCatalog
 	JobCatalog
+	SessionCatalog
 	// Setting returns the value stored under name, storing value first if there is
 	// none (first writer wins, across processes). Used for shared secrets.
 	Setting(ctx context.Context, name string, value []byte) ([]byte, error)

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/easelhq/easel"
 )
@@ -17,6 +18,16 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := easel.IDFromKey(key); !ok {
 		http.NotFound(w, r)
 		return
+	}
+	cacheControl := "public, max-age=31536000, immutable"
+	if s.cfg.ImageAccess != nil {
+		until, err := s.cfg.ImageAccess(key, r.URL.Query())
+		if err != nil {
+			s.writeError(w, r, easel.Errorf(easel.EForbidden, "This image URL is not valid: %v.", err))
+			return
+		}
+		// Cached by the browser alone, and no longer than the URL is valid.
+		cacheControl = "private, max-age=" + strconv.Itoa(max(0, int(time.Until(until).Seconds())))
 	}
 	body, info, err := s.cfg.Blobs.Get(r.Context(), key)
 	if err != nil {
@@ -34,7 +45,7 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) {
 		ct = easel.ContentTypeOfKey(key)
 	}
 	h.Set("Content-Type", ct)
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	h.Set("Cache-Control", cacheControl)
 	if info.ETag != "" {
 		h.Set("ETag", info.ETag)
 	}

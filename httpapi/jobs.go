@@ -306,6 +306,14 @@ func (s *Server) eventData(r *http.Request, j *easel.Job, ev easel.JobEvent) ([]
 	if err != nil {
 		return nil, err
 	}
+	if ev.Seq == j.LastSeq() && j.Status == easel.JobQueued {
+		// The last event of a job still queued carries its place in the queue.
+		n, err := s.cfg.Service.QueuePosition(r.Context(), j)
+		if err != nil {
+			return nil, err
+		}
+		v.QueuePosition = &n
+	}
 	return json.Marshal(v)
 }
 

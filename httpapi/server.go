@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,10 @@ type Config struct {
 	Blobs   easel.BlobStore // served under /images/ when ServeImages is set
 	// ServeImages serves stored objects under /images/ (the local setup).
 	ServeImages bool
+	// ImageAccess, when set, is asked before an object is served under /images/
+	// (private images): it answers until when the request's URL is valid, or why it is
+	// not (403 forbidden).
+	ImageAccess func(key string, query url.Values) (time.Time, error)
 	// Page serves the web page at "/"; nil: none.
 	Page http.Handler
 	// ImageOrigin is added to the page's Content-Security-Policy img-src: the origin of
@@ -56,6 +61,8 @@ type Config struct {
 	Production bool
 	Metrics    *Metrics
 	Logger     *slog.Logger
+	// SSO configures single sign-on and sessions (session.go).
+	SSO SSOConfig
 }
 
 // Server is the HTTP handler of Easel.
@@ -122,6 +129,7 @@ func (s *Server) routesInit() {
 	s.handle("GET /v1/jobs/{id}/events", s.auth(s.jobEvents))
 	s.handle("GET /v1/webhooks/secret", s.auth(s.webhookSecret))
 	s.handle("POST /v1/webhooks/secret/rotate", s.auth(s.rotateWebhookSecret))
+	s.ssoRoutes()
 
 	if s.cfg.ServeImages {
 		s.handle("GET /images/{key}", http.HandlerFunc(s.serveImage))
@@ -176,10 +184,11 @@ func bearerToken(h string) string {
 	return strings.TrimSpace(token)
 }
 
-// auth requires a valid API key: "Authorization: Bearer <key>".
+// auth requires a valid API key ("Authorization: Bearer <key>") or a session
+// cookie (session.go).
 func (s *Server) auth(next func(http.ResponseWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.cfg.Service.Authenticate(r.Context(), bearerToken(r.Header.Get("Authorization")))
+		p, err := s.authenticate(r)
 		if err != nil {
 			if easel.IsCode(err, easel.EUnauthorized) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="easel"`)

@@ -38,6 +38,30 @@ func TestParseURL(t *testing.T) {
 		{url: "s3://bucket?prefix=images", wantErr: true}, // without its slash it would also cover images-old/…
 		{url: "s3://bu_cket", wantErr: true},
 		{url: "::", wantErr: true},
+		// S3 access points: the alias is a bucket name; the ARN names its region.
+		{url: "s3://easel-ap-hrzrlukc5m36ft7okagglf3gmwluquse1b-s3alias?prefix=images/", want: s3blob.Location{Bucket: "easel-ap-hrzrlukc5m36ft7okagglf3gmwluquse1b-s3alias", Prefix: "images/"}},
+		{
+			url:  "s3://arn:aws:s3:eu-west-1:123456789012:accesspoint/easel-images?prefix=images/",
+			want: s3blob.Location{Bucket: "arn:aws:s3:eu-west-1:123456789012:accesspoint/easel-images", AccessPointARN: true, Prefix: "images/", Region: "eu-west-1"},
+		},
+		{
+			url:  "s3://arn:aws-cn:s3:cn-north-1:123456789012:accesspoint:easel-images?region=cn-north-1",
+			want: s3blob.Location{Bucket: "arn:aws-cn:s3:cn-north-1:123456789012:accesspoint:easel-images", AccessPointARN: true, Region: "cn-north-1"},
+		},
+		{url: "s3://arn:aws:s3:eu-west-1:123456789012:accesspoint/easel-images/", want: s3blob.Location{Bucket: "arn:aws:s3:eu-west-1:123456789012:accesspoint/easel-images", AccessPointARN: true, Region: "eu-west-1"}},
+		{url: "s3://arn:aws:s3:eu-west-1:123456789012:accesspoint/easel-images?region=us-east-1", wantErr: true}, // not its region
+		{url: "s3://arn:aws:s3:eu-west-1:123456789012:accesspoint/easel-images?use_path_style=true", wantErr: true},
+		{url: "s3://arn:aws:s3:eu-west-1:123456789012:accesspoint/easel-images?prefix=images", wantErr: true},
+		{url: "s3://arn:aws:s3:eu-west-1:123456789012:accesspoint/easel-images?color=red", wantErr: true},
+		{url: "s3://arn:aws:s3:eu-west-1:123456789012:bucket/easel-images", wantErr: true},                  // not an access point
+		{url: "s3://arn:aws:s3-object-lambda:eu-west-1:123456789012:accesspoint/olap", wantErr: true},       // Object Lambda
+		{url: "s3://arn:aws:s3-outposts:eu-west-1:123456789012:outpost/op-1/accesspoint/ap", wantErr: true}, // Outposts
+		{url: "s3://arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap", wantErr: true},                // Multi-Region
+		{url: "s3://arn:aws:s3:eu-west-1:1234:accesspoint/easel-images", wantErr: true},
+		{url: "s3://arn:aws:s3:eu-west-1:123456789012:accesspoint/Easel_Images", wantErr: true},
+		{url: "s3://arn:aws:s3:eu-west-1:123456789012:accesspoint/ap", wantErr: true}, // too short
+		{url: "s3://arn:aws:s3:eu-west-1", wantErr: true},
+		{url: "s3://arn:aws:s3:eu-west-1:123456789012:accesspoint/easel-images#x", wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.url, func(t *testing.T) {

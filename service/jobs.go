@@ -339,9 +339,10 @@ func (s *Service) CancelJob(ctx context.Context, p *Principal, id string) (*ease
 	return j, nil
 }
 
-// QueuePosition estimates how many queued jobs will start before this queued one (0
-// for jobs not queued). It counts everyone's jobs queued earlier, capped at 1000; the
-// fair share between users may start a job earlier than that.
+// QueuePosition is a queued job's place in line, from 1 (0 for jobs not queued): 1 +
+// the number of everyone's jobs still queued whose QueuedAt is strictly earlier,
+// counted up to 1000 (so at most 1001). The fair share between users may start a job
+// before jobs ahead of it.
 func (s *Service) QueuePosition(ctx context.Context, j *easel.Job) (int, error) {
 	if j.Status != easel.JobQueued {
 		return 0, nil

@@ -23,7 +23,9 @@ const maxKeyLength = 128
 // Principal is the authenticated caller.
 type Principal struct {
 	UserID string
-	KeyID  string
+	KeyID  string // the API key's id; empty for a session
+	// Session is set for a person signed in with a session cookie (single sign-on).
+	Session bool
 }
 
 // HashKey returns the SHA-256 of an API key. Keys carry 256 random bits, so a fast

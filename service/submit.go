@@ -76,7 +76,7 @@ func (s *Service) SubmitAdmitted(ctx context.Context, a *Admission, req *easel.G
 	}
 	if async && s.jobs.Queue == nil {
 		a.Refund()
-		return nil, easel.Errorf(easel.EInvalid, "This server runs no job queue; send the request without Prefer: respond-async.")
+		return nil, easel.ParamErrorf("Prefer", "This server runs no job queue; send the request without Prefer: respond-async.")
 	}
 	return s.submitKeyed(ctx, a, jobRequestHash(req, &opt), func() (*Submission, error) {
 		return s.submit(ctx, a, spec, req, opt, async)

@@ -81,6 +81,8 @@ ALTER TABLE images ADD COLUMN style_image_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE images ADD COLUMN mask_image_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE images ADD COLUMN operation_fields TEXT NOT NULL DEFAULT '';
 `,
+	// 4: sign-in sessions (issue 11); see sessions.go.
+	schemaSessions,
 }
 
 // SchemaVersion is the schema version Migrate brings a database to.

@@ -49,6 +49,9 @@ func RunCatalogTests(t *testing.T, newCatalog func(t *testing.T) easel.Catalog) 
 		{"Setting/FirstWriterWins", testSetting},
 		{"Setting/Concurrent", testSettingConcurrent},
 		{"Ping", testCatalogPing},
+		{"Sessions/CreateAndGet", testCreateSession},
+		{"Sessions/Expiry", testSessionExpiry},
+		{"Sessions/Delete", testDeleteSession},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

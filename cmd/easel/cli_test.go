@@ -46,6 +46,12 @@ func commandFlagSets() map[string]*envFlags {
 		k.bind(f, sub)
 		sets["keys "+sub] = f
 	}
+	for _, sub := range []string{"list", "get", "cancel", "wait"} {
+		var j jobsFlags
+		f := newFlags("jobs "+sub, "", "", io.Discard)
+		j.bind(f, sub)
+		sets["jobs "+sub] = f
+	}
 	var st storeFlags
 	sets["migrate"] = newFlags("migrate", "", "", io.Discard)
 	st.bind(sets["migrate"])
@@ -60,6 +66,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 		{"-h"}, {"--help"}, {"help"}, {"help", "serve"},
 		{"serve", "-h"}, {"serve", "--help"}, {"generate", "-h"}, {"migrate", "-h"}, {"version", "-h"},
 		{"keys", "-h"}, {"keys", "--help"}, {"keys", "create", "-h"}, {"keys", "list", "-h"}, {"keys", "revoke", "--help"},
+		{"jobs", "-h"}, {"jobs", "list", "-h"}, {"jobs", "get", "-h"}, {"jobs", "cancel", "-h"}, {"jobs", "wait", "--help"},
 		{"serve", "--addr", "127.0.0.1:0", "-h"}, // -h wins wherever it is
 	} {
 		out, errOut, err := runCmd(t, args...)
@@ -346,7 +353,8 @@ func TestZeroMeansWhatTheHelpSays(t *testing.T) {
 	}
 	positive := map[string]bool{"generate-timeout": true, "max-body": true, "body-timeout": true, "presign-expiry": true, "sweep-after": true,
 		"job-lease": true, "job-retention": true, "job-max-attempts": true, "webhook-retry-for": true,
-		"max-edit-body": true, "edit-body-timeout": true}
+		"cloudfront-invalidation-window": true, "private-image-expiry": true, "max-edit-body": true, "edit-body-timeout": true}
+	positive["session-lifetime"], positive["max-user-keys"] = true, true // single sign-on
 	commandFlagSets()["serve"].VisitAll(func(fl *flag.Flag) {
 		g, ok := fl.Value.(flag.Getter)
 		if !ok {

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,18 +9,18 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/easelhq/easel"
 )
 
-const generateAbout = `Asks a running Easel server for images, shows the time while it waits, saves the
-files in --out and prints, per image, its path, URL and seed. Words of the prompt may be
-quoted or not; flags may come before or after it, and "--" ends them (for a prompt that
-starts with "-").`
+const generateAbout = `Asks a running Easel server for images as a job and follows it: prints on stderr when
+it is queued (and its place in the queue) and running, saves each image in --out as
+it is made and prints, per image, its path, URL and seed. Ctrl-C (or --timeout) stops
+following and leaves the job running: easel jobs wait ID picks it up again. --async
+prints the job id and exits. A server without a job queue is asked in one request.
+Words of the prompt may be quoted or not; flags may come before or after it, and "--"
+ends them (for a prompt that starts with "-").`
 
 // generateFlags are the client's settings.
 type generateFlags struct {
@@ -31,6 +28,7 @@ type generateFlags struct {
 	n                                               int
 	seed                                            int64
 	timeout                                         time.Duration
+	async                                           bool
 }
 
 func (g *generateFlags) bind(f *envFlags) {
@@ -43,7 +41,8 @@ func (g *generateFlags) bind(f *envFlags) {
 	f.Int(&g.n, "n", "EASEL_CLIENT_N", 0, "number of images (0: the server's default, one)")
 	f.Int64(&g.seed, "seed", "EASEL_CLIENT_SEED", -1, "seed (-1: random)")
 	f.String(&g.out, "out", "EASEL_CLIENT_OUT", ".", "folder to save the images in")
-	f.Duration(&g.timeout, "timeout", "EASEL_CLIENT_TIMEOUT", 6*time.Minute, "how long to wait for the server (0: no limit)")
+	f.Duration(&g.timeout, "timeout", "EASEL_CLIENT_TIMEOUT", 6*time.Minute, "how long to follow the job (0: no limit); the job goes on after it")
+	f.Bool(&g.async, "async", "EASEL_CLIENT_ASYNC", false, "submit the job, print its id on stdout and exit (follow it later with easel jobs wait ID)")
 }
 
 // generate is the command-line client: it asks a running server for images, shows
@@ -97,40 +96,16 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		body["width"], body["height"] = wi, hi
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
+	c, err := newClient(server, key, func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) })
+	if err != nil {
+		return usageError{fmt.Errorf("generate: %w", err)}
 	}
-
 	cancel := func() {}
 	if timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 	}
 	defer cancel()
-	stopProgress := progress(stderr, "Generating")
-	images, err := postImages(ctx, server, key, body)
-	stopProgress()
-	if err != nil {
-		return err
-	}
-	// Files are named from the ids the server sent, so the names are checked and the
-	// files made through an os.Root: whatever a server answers, nothing is written
-	// outside --out.
-	root, err := os.OpenRoot(out)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	for _, img := range images {
-		if !easel.ValidID(img.ID) {
-			return fmt.Errorf("the server answered an image id %q that is not an Easel id; nothing saved for it", img.ID)
-		}
-		name := img.ID + extensionOf(img.ContentType)
-		if err := download(ctx, server, img.URL, root, name); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%s\t%s\tseed %d\n", filepath.Join(out, name), img.URL, img.Seed)
-	}
-	return nil
+	return generateJob(ctx, c, body, g.async, out, stdout, stderr)
 }
 
 type clientImage struct {
@@ -138,39 +113,6 @@ type clientImage struct {
 	URL         string `json:"url"`
 	Seed        uint64 `json:"seed"`
 	ContentType string `json:"content_type"`
-}
-
-func postImages(ctx context.Context, server, key string, body map[string]any) ([]clientImage, error) {
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(server, "/")+"/v1/images", bytes.NewReader(b))
-	if err != nil {
-		return nil, usageError{fmt.Errorf("generate: --server %q: %w", server, err)}
-	}
-	var idem [16]byte
-	_, _ = rand.Read(idem[:])
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Idempotency-Key", hex.EncodeToString(idem[:]))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("could not reach %s: %w", server, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusCreated {
-		return nil, apiError(resp, data)
-	}
-	var res struct {
-		Images   []clientImage `json:"images"`
-		Filtered int           `json:"filtered"`
-	}
-	if err := json.Unmarshal(data, &res); err != nil {
-		return nil, fmt.Errorf("unexpected answer from the server: %w", err)
-	}
-	return res.Images, nil
 }
 
 // apiError turns an error answer into a sentence for a person.

@@ -12,7 +12,9 @@ const usage = `Easel turns text prompts into images and keeps them.
 
 Usage:
   easel serve     [flags]           run the service (embedded defaults: offline model, ./easel-data)
-  easel generate  [flags] PROMPT    ask a running server for images and save them
+  easel generate  [flags] PROMPT    ask a running server for images (a job), follow it, save them
+  easel jobs      list | get ID | cancel ID | wait ID
+                                    your jobs on a running server: list, show, cancel, follow and save
   easel edit      --op OP --image ID|FILE [flags] [PROMPT]
                                     ask a running server to edit an image and save the results
   easel keys      create --user NAME | list | revoke ID
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrate(ctx, rest, stdout, stderr)
 	case "generate":
 		return generate(ctx, rest, stdout, stderr)
+	case "jobs":
+		return jobs(ctx, rest, stdout, stderr)
 	case "edit":
 		return edit(ctx, rest, stdout, stderr)
 	case "version":

@@ -21,19 +21,18 @@ import (
 )
 
 type serveConfig struct {
-	addr      string
-	publicURL string
-	env       string
-	logFormat string
-	logLevel  string
-	stores    storeFlags
-	models    modelFlags
-	jobs      jobFlags
-	limits    service.Limits
-	maxBody   int
-	bodyTime  time.Duration
-	// edits (issue 10)
-	maxEditBody  int
+	addr         string
+	publicURL    string
+	env          string
+	logFormat    string
+	logLevel     string
+	stores       storeFlags
+	models       modelFlags
+	jobs         jobFlags
+	limits       service.Limits
+	maxBody      int
+	bodyTime     time.Duration
+	maxEditBody  int // edits (issue 10)
 	editBodyTime time.Duration
 	drain        time.Duration
 	drainDelay   time.Duration
@@ -45,6 +44,9 @@ type serveConfig struct {
 	orphans      time.Duration
 	bootstrap    bool
 	memLimit     string
+	private      privateFlags
+	cdn          cdnFlags
+	sso          ssoFlags
 }
 
 const serveAbout = `Runs the service: the JSON API under /v1, the page at /, images under /images/ when they
@@ -62,6 +64,8 @@ func (c *serveConfig) bind(f *envFlags) {
 	c.stores.bind(f)
 	c.models.bind(f)
 	c.jobs.bind(f)
+	c.private.bind(f)
+	c.cdn.bind(f)
 	f.Float(&c.limits.UserRate, "user-rate", "EASEL_USER_RATE", d.UserRate, "generation requests per minute per user, on each instance: N instances allow up to N times this (0: unlimited)")
 	f.Int(&c.limits.UserBurst, "user-burst", "EASEL_USER_BURST", d.UserBurst, "burst of generation requests per user, on each instance (0: a sixth of the rate, at least 1; N instances: N times this)")
 	f.Int(&c.limits.UserConcurrency, "user-concurrency", "EASEL_USER_CONCURRENCY", d.UserConcurrency, "generations in progress per user, on each instance: N instances allow up to N times this (0: unlimited)")
@@ -83,6 +87,7 @@ func (c *serveConfig) bind(f *envFlags) {
 	f.Duration(&c.sweepTick, "sweep-every", "EASEL_SWEEP_EVERY", 5*time.Minute, "how often to sweep unfinished records (0: never, on this instance)")
 	f.Duration(&c.orphans, "sweep-orphans-every", "EASEL_SWEEP_ORPHANS_EVERY", 24*time.Hour, "how often to list the blob store for unrecorded objects, left by failed deletes (0: on every sweep)")
 	f.String(&c.memLimit, "memory-limit", "EASEL_MEMORY_LIMIT", "auto", "the Go runtime's soft memory limit: auto (GOMEMLIMIT, else 90% of the container's memory limit, else 75% of the machine's memory), off, or a size like 512MiB")
+	c.sso.bind(f)
 	f.Bool(&c.bootstrap, "bootstrap-admin", "EASEL_BOOTSTRAP_ADMIN", true, "on the first start with no keys, create user admin and print its sign-in link (never in production)")
 }
 
@@ -121,6 +126,15 @@ func (c *serveConfig) check() error {
 		return usageError{fmt.Errorf("--env %q: want development or production", c.env)}
 	}
 	if err := c.jobs.check(); err != nil {
+		return err
+	}
+	if err := c.private.check(c.stores.blobURL(), c.publicURL); err != nil {
+		return err
+	}
+	if err := c.cdn.check(c.publicURL); err != nil {
+		return err
+	}
+	if err := c.sso.check(); err != nil {
 		return err
 	}
 	return c.models.validate()
@@ -193,10 +207,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cat.close()
-	blobs, local, err := openBlobs(ctx, c.stores.blobURL(), imageBase(c.publicURL, c.stores.blobURL()), c.presign, &aws)
+	blobs, local, err := openBlobs(ctx, c.stores.blobURL(), imageBase(c.publicURL, c.stores.blobURL()), c.private.presignExpiry(c.presign), &aws)
 	if err != nil {
 		return err
 	}
+	blobs, access, err := privateImages(ctx, &c.private, blobs, local, cat, &aws)
+	if err != nil {
+		return err
+	}
+	blobs, flushInvalidations, err := invalidateDeletes(ctx, &c.cdn, blobs, c.publicURL, &aws, log)
+	if err != nil {
+		return err
+	}
+	defer flushInvalidations() // after the drain: deletes made meanwhile are sent too
 	models, err := openModels(ctx, &c.models, c.limits.GenerateTimeout, &aws, log)
 	if err != nil {
 		return err
@@ -221,11 +244,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	sso, err := c.sso.open(ctx, siteURL(c.publicURL, listenURL))
+	if err != nil {
+		return err
+	}
 	svc.StartWorkers()
 	api := httpapi.New(httpapi.Config{
 		Service:      svc,
 		Blobs:        blobs,
 		ServeImages:  local,
+		ImageAccess:  access,
 		Page:         web.Handler(),
 		ImageOrigin:  imageOrigin(ctx, blobs, log),
 		MaxBodyBytes: int64(c.maxBody),
@@ -237,6 +265,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Production:       c.production(),
 		Metrics:          metrics,
 		Logger:           log,
+		SSO:              sso,
 	})
 	// The drain delay is for whoever watches /readyz; with no watcher (a laptop),
 	// a stop need not wait for one.

@@ -136,7 +136,13 @@ func S3Client(cfg aws.Config) *s3.Client {
 // the test ends.
 func NewBucket(tb testing.TB, cfg aws.Config) string {
 	tb.Helper()
-	bucket := "easel-test-" + RandomHex(8)
+	return NewBucketNamed(tb, cfg, "easel-test-"+RandomHex(8))
+}
+
+// NewBucketNamed creates the bucket and removes it, with its objects, when the test
+// ends.
+func NewBucketNamed(tb testing.TB, cfg aws.Config, bucket string) string {
+	tb.Helper()
 	client := S3Client(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -26,7 +26,7 @@ function encodeJSON(value) {
   return JSON.stringify(value).replace(/"seed":"(\d+)"/g, '"seed":$1');
 }
 
-function decodeJSON(text) {
+export function decodeJSON(text) {
   return JSON.parse(text.replace(/"(seed|seed_max)":(\d{16,})/g, '"$1":"$2"'));
 }
 
@@ -40,12 +40,16 @@ function retryAfterSeconds(res) {
 }
 
 export class Client {
-  constructor(key) {
+  /** With an API key, or with none and the CSRF token of a session cookie (sso.js). */
+  constructor(key, csrf = "") {
     this.key = key;
+    this.csrf = csrf;
   }
 
   async request(method, path, { body, headers = {}, signal } = {}) {
-    const h = { Authorization: `Bearer ${this.key}`, Accept: "application/json", ...headers };
+    const h = { Accept: "application/json", ...headers };
+    if (this.key) h.Authorization = `Bearer ${this.key}`;
+    else if (this.csrf && method !== "GET" && method !== "HEAD") h["X-CSRF-Token"] = this.csrf;
     if (body !== undefined) h["Content-Type"] = "application/json";
     let res;
     try {

@@ -7,12 +7,17 @@ import { Detail } from "./detail.js";
 import { EditPanel } from "./edit.js";
 import { GenerateForm } from "./form.js";
 import { Gallery } from "./gallery.js";
+import { Jobs } from "./jobs.js";
+import { KeysPanel } from "./keys.js";
+import { endSession, loadSession } from "./sso.js";
 
 const $ = (id) => document.getElementById(id);
 
 class App {
   constructor() {
     this.client = null;
+    this.session = null; // the single sign-on session, when signed in with one
+    this.sso = null; // how people sign in here with single sign-on, when they can
     this.abort = null;
     this.modelNames = new Map();
     this.toastTimer = 0;
@@ -23,6 +28,20 @@ class App {
     this.gallery = new Gallery({
       client: () => this.client,
       onOpen: (img) => this.detail.open(img),
+      onError: (err) => this.handleAuth(err),
+    });
+    this.jobs = new Jobs({
+      client: () => this.client,
+      onImage: (img, own) => {
+        this.gallery.prepend([img]);
+        if (own) this.form.rememberSeed(img.seed);
+      },
+      onPending: () => this.gallery.addPending(1),
+      onDone: (job, own, n, ms) => {
+        const took = ms < 1000 ? `${Math.max(1, Math.round(ms))} ms` : `${(ms / 1000).toFixed(1)} s`;
+        this.toast(`${n === 1 ? "Image" : `${n} images`} ready${own ? ` in ${took}` : ""}.`);
+      },
+      onNote: (message) => this.toast(message),
       onError: (err) => this.handleAuth(err),
     });
     this.detail = new Detail({
@@ -67,6 +86,12 @@ class App {
       this.signIn(key);
     });
     $("sign-out").addEventListener("click", () => this.signOut(""));
+    this.keys = new KeysPanel({
+      client: () => this.client,
+      canCreate: () => !!this.session, // a key never makes a key (POST /v1/keys is 403)
+      onError: (err) => this.handleAuth(err),
+      toast: (message) => this.toast(message),
+    });
   }
 
   start() {
@@ -77,27 +102,37 @@ class App {
     });
     const fromURL = takeKeyFromFragment();
     if (fromURL) saveKey(fromURL);
-    const key = fromURL || loadKey();
-    if (key) this.signIn(key);
-    else this.showSignIn("");
+    // A key in the link wins; then a single sign-on session; then a saved key.
+    loadSession().then((s) => {
+      this.sso = s?.sso || null;
+      const key = fromURL || (s?.user ? "" : loadKey());
+      if (key) this.signIn(key);
+      else if (s?.user) this.signIn("", s);
+      else this.showSignIn("");
+    });
   }
 
-  async signIn(key) {
+  async signIn(key, session = null) {
     const button = $("sign-in");
     button.disabled = true;
     $("signin-error").textContent = "";
-    const client = new Client(key);
+    const client = session ? new Client("", session.csrf_token) : new Client(key);
     try {
       const me = await client.me();
-      saveKey(key);
+      if (!session) saveKey(key);
+      this.session = session;
       this.client = client;
       $("who").textContent = me?.user ? `Signed in as ${me.user}` : "Signed in";
       this.gallery.reset();
       this.showApp();
       this.gallery.loadMore();
+      this.jobs.reset();
+      this.jobs.resume();
       await this.loadModels();
     } catch (err) {
-      if (err instanceof ApiError && err.status === 401) {
+      if (err instanceof ApiError && err.status === 401 && session) {
+        this.showSignIn("Your session has ended. Sign in again.");
+      } else if (err instanceof ApiError && err.status === 401) {
         clearKey();
         this.showSignIn("That API key was not accepted. Check it and try again.");
       } else {
@@ -112,9 +147,13 @@ class App {
   signOut(message) {
     this.abort?.abort();
     this.detail.close();
+    this.keys.close();
     clearKey();
+    if (this.session && !message) endSession(this.client); // message: it has ended already
+    this.session = null;
     this.client = null;
     this.gallery.reset();
+    this.jobs.reset();
     this.form.clearError();
     this.form.forgetSeed();
     $("api-key").value = "";
@@ -124,7 +163,7 @@ class App {
   /** Signs out when the key stops working (revoked, expired); true when it did. */
   handleAuth(err) {
     if (err instanceof ApiError && err.status === 401) {
-      this.signOut("Your API key is no longer accepted. Sign in again.");
+      this.signOut(this.session ? "Your session has ended. Sign in again." : "Your API key is no longer accepted. Sign in again.");
       return true;
     }
     return false;
@@ -135,6 +174,11 @@ class App {
     $("account").hidden = true;
     $("signin-view").hidden = false;
     $("signin-error").textContent = message;
+    $("sso").hidden = !this.sso;
+    if (this.sso) {
+      $("sso-sign-in").textContent = `Sign in with ${this.sso.name}`;
+      $("sso-sign-in").href = this.sso.sign_in_url;
+    }
     const input = $("api-key");
     if (message) input.setAttribute("aria-invalid", "true");
     else input.removeAttribute("aria-invalid");
@@ -165,6 +209,7 @@ class App {
 
   async generate(req, spec) {
     if (!this.client) return;
+    if (this.jobs.available && await this.submitJob(req, spec)) return;
     const n = req.n || 1;
     this.abort = new AbortController();
     const started = performance.now();
@@ -186,6 +231,23 @@ class App {
       } else if (!this.handleAuth(err)) {
         this.form.showApiError(err);
       }
+    } finally {
+      this.abort = null;
+      this.form.setBusy(false);
+    }
+  }
+
+  /** Submits the generation as a job (see jobs.js); false when the server runs no queue. */
+  async submitJob(req, spec) {
+    const n = req.n || 1;
+    this.abort = new AbortController();
+    this.form.setBusy(true, `Sending ${n === 1 ? "an image" : `${n} images`} to ${spec.name || spec.id}…`);
+    try {
+      return await this.jobs.submit(req, this.abort.signal);
+    } catch (err) {
+      if (err.name === "AbortError") this.toast("Generation cancelled.");
+      else if (!this.handleAuth(err)) this.form.showApiError(err);
+      return true;
     } finally {
       this.abort = null;
       this.form.setBusy(false);
