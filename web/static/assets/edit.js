@@ -270,11 +270,15 @@ export class EditPanel {
 
   async post(form) {
     const client = this.hooks.client();
+    // An API key, or the session cookie with its CSRF token (single sign-on), as api.js.
+    const headers = { Accept: "application/json", "Idempotency-Key": newIdempotencyKey() };
+    if (client.key) headers.Authorization = `Bearer ${client.key}`;
+    else if (client.csrf) headers["X-CSRF-Token"] = client.csrf;
     let res;
     try {
       res = await fetch("/v1/edits", {
         method: "POST",
-        headers: { Authorization: `Bearer ${client.key}`, Accept: "application/json", "Idempotency-Key": newIdempotencyKey() },
+        headers,
         body: form,
         cache: "no-store",
       });
