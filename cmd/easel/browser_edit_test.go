@@ -107,6 +107,14 @@ func TestBrowserEdit(t *testing.T) {
 			at(0.5, 0.5), at(0.3, 0.5), at(0.5, 0.2), at(0.1, 0.9), at(0.9, 0.5))
 	}
 
+	// The mask is stored but the page's gallery leaves it out; the result is on top.
+	if n := evalJS[int](p, fmt.Sprintf(`document.querySelectorAll('#gallery button.tile[data-id=%q]').length`, res.MaskImageID)); n != 0 {
+		t.Errorf("the gallery shows the mask")
+	}
+	if first := evalJS[string](p, `document.querySelector("#gallery button.tile").dataset.id`); first != res.ID {
+		t.Errorf("first tile = %s, want the result %s", first, res.ID)
+	}
+
 	// "Edited from" leads to the source.
 	p.do(chromedp.Click(chromedp.CSS(`#edit-lineage a`)))
 	p.waitJS(fmt.Sprintf(`document.getElementById("detail-img").src === %q`, src.URL))
