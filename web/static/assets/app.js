@@ -4,6 +4,7 @@
 import { ApiError, Client } from "./api.js";
 import { clearKey, loadKey, saveKey, takeKeyFromFragment } from "./auth.js";
 import { Detail } from "./detail.js";
+import { EditPanel } from "./edit.js";
 import { GenerateForm } from "./form.js";
 import { Gallery } from "./gallery.js";
 import { Jobs } from "./jobs.js";
@@ -59,6 +60,19 @@ class App {
       onClosed: (id) => {
         const a = document.activeElement;
         if (!a || a === document.body || a.closest("#gallery")) this.gallery.focusTile(id);
+      },
+      onError: (err) => this.handleAuth(err),
+      onShow: (img) => this.edit.show(img),
+    });
+    this.edit = new EditPanel({
+      client: () => this.client,
+      gallery: () => this.gallery.images,
+      open: (img) => this.detail.show(img),
+      onResult: (imgs) => {
+        if (imgs.length === 0) return;
+        this.gallery.prepend(imgs);
+        this.detail.show(imgs[0]);
+        this.toast("Edited.");
       },
       onError: (err) => this.handleAuth(err),
     });
@@ -184,7 +198,9 @@ class App {
       const res = await this.client.models();
       const list = Array.isArray(res?.data) ? res.data : [];
       this.modelNames = new Map(list.map((m) => [m.id, m.name || m.id]));
-      this.form.setModels(list, list.find((m) => m.default)?.id);
+      // Edit-only models (Bedrock's image services) make no image from text.
+      this.form.setModels(list.filter((m) => !m.edit_only), list.find((m) => m.default)?.id);
+      this.edit.setModels(list);
       if (list.length === 0) this.form.showError("No models are configured on this server.", "");
     } catch (err) {
       if (!this.handleAuth(err)) this.form.showError("Could not load the list of models.", err.message);

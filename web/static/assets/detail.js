@@ -85,6 +85,7 @@ export class Detail {
     const cross = new URL(img.url, location.href).origin !== location.origin;
     a.target = cross ? "_blank" : "";
     a.rel = cross ? "noopener" : "";
+    this.hooks.onShow?.(img);
   }
 
   close() {

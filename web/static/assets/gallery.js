@@ -51,7 +51,8 @@ export class Gallery {
       .then((page) => {
         if (gen !== this.generation) return;
         const have = new Set(this.images.map((i) => i.id));
-        const fresh = (page.images || []).filter((i) => !have.has(i.id));
+        // Masks drawn for edits stay out of the gallery (the API lists them; a result names its mask).
+        const fresh = (page.images || []).filter((i) => !have.has(i.id) && i.operation !== "mask");
         this.images.push(...fresh);
         this.list.append(...fresh.map((i) => this.tile(i)));
         this.cursor = page.next_cursor || null;
@@ -82,7 +83,7 @@ export class Gallery {
 
   /** Puts new images at the top, in the order given (the first becomes the newest). */
   prepend(images) {
-    const fresh = images.filter((i) => !this.images.some((x) => x.id === i.id));
+    const fresh = images.filter((i) => !this.images.some((x) => x.id === i.id) && i.operation !== "mask");
     this.images.unshift(...fresh);
     this.list.prepend(...fresh.map((i) => this.tile(i, true)));
     this.update();

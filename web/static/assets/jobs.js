@@ -102,7 +102,9 @@ export class Jobs {
 
   track(job, own) {
     if (this.entries.has(job.id)) return;
-    const prompt = job.request?.prompt || "";
+    // An edit job (POST /v1/edits) has "edit" instead of "request".
+    const edit = job.edit ? `${job.edit.operation}${job.edit.prompt ? `: ${job.edit.prompt}` : ""}` : "";
+    const prompt = job.request?.prompt || edit;
     const status = el("span", { className: "job-status" });
     const cancel = el("button", { type: "button", className: "btn small ghost", textContent: "Cancel" });
     cancel.setAttribute("aria-label", `Cancel the job “${prompt.slice(0, 60)}”`);
@@ -110,7 +112,7 @@ export class Jobs {
       el("div", { className: "job-text" }, el("span", { className: "job-prompt", textContent: prompt }), status),
       cancel);
     li.dataset.id = job.id;
-    const n = job.request?.n || 1;
+    const n = job.request?.n || job.edit?.n || 1;
     const e = {
       job, own, li, status, cancel, images: 0,
       started: performance.now(),
