@@ -55,6 +55,8 @@ type Store struct {
 	rstmts *stmts  // prepared on reader
 	// signals wakes waiting Queue receivers when a message is sent (queue.go).
 	signals signals
+	// ckpt runs the WAL checkpoints off the writer (checkpoint.go).
+	ckpt *checkpointer
 }
 
 var _ easel.Catalog = (*Store)(nil)
@@ -72,7 +74,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return nil, fmt.Errorf("sqlitestore: create folder: %w", err)
 	}
-	writer, err := sql.Open("sqlite", dsn(abs, false))
+	writer, err := sql.Open("sqlite", dsn(abs, connWriter))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", abs, err)
 	}
@@ -82,14 +84,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", abs, err)
 	}
-	reader, err := sql.Open("sqlite", dsn(abs, true))
+	reader, err := sql.Open("sqlite", dsn(abs, connReader))
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", abs, err)
 	}
 	reader.SetMaxOpenConns(maxReaders)
 	reader.SetMaxIdleConns(maxReaders)
-	return &Store{path: abs, writer: writer, reader: reader, wstmts: newStmts(writer), rstmts: newStmts(reader)}, nil
+	ckpt, err := startCheckpointer(abs)
+	if err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", abs, err)
+	}
+	return &Store{path: abs, writer: writer, reader: reader, wstmts: newStmts(writer), rstmts: newStmts(reader), ckpt: ckpt}, nil
 }
 
 // connect makes db's first connection. Switching a new file to WAL needs the file to
@@ -119,19 +127,31 @@ func isBusy(err error) bool {
 	return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
 }
 
+// The kinds of connection a Store makes.
+const (
+	connWriter       = iota // the one writer: IMMEDIATE transactions, no automatic checkpoints
+	connReader              // read-only pool
+	connCheckpointer        // runs the WAL checkpoints (checkpoint.go)
+)
+
 // dsn returns the data source name of the file, with the pragmas every connection
 // needs. URI-special characters in the path are escaped.
-func dsn(path string, readOnly bool) string {
+func dsn(path string, kind int) string {
 	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
-	if readOnly {
+	switch kind {
+	case connReader:
 		q.Add("_pragma", "query_only(ON)")
-	} else {
+	case connWriter:
 		q.Set("_txlock", "immediate")
+		// The commit that crosses the WAL's checkpoint threshold would copy the WAL into
+		// the database and fsync it, holding up the write (and the request behind it) for
+		// tens of milliseconds on a disk: the checkpointer does that instead.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	return "file:" + p + "?" + q.Encode()
 }
@@ -141,7 +161,7 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.rstmts.close(), s.wstmts.close(), s.reader.Close(), s.writer.Close())
+	return errors.Join(s.ckpt.stop(), s.rstmts.close(), s.wstmts.close(), s.reader.Close(), s.writer.Close())
 }
 
 // Ping checks that the database answers and has a schema.
