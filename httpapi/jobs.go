@@ -81,42 +81,7 @@ func (s *Server) createImages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if sub.Replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	}
-	if sub.Legacy != nil {
-		s.writeImages(w, r, sub.Legacy, "")
-		return
-	}
-	wait := s.cfg.Service.SyncWait()
-	switch {
-	case pref.wait > 0:
-		wait = pref.wait
-	case pref.async:
-		wait = 0
-	}
-	j, imgs := sub.Job, []*easel.Image(nil)
-	if wait > 0 || j.Status.Terminal() {
-		// The wait outlives a caller who leaves: the job goes on either way.
-		j, imgs, err = s.cfg.Service.Wait(r.Context(), p, sub, wait)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	if !j.Status.Terminal() {
-		if pref.async {
-			w.Header().Set("Preference-Applied", "respond-async")
-		}
-		s.writeJob(w, r, http.StatusAccepted, j)
-		return
-	}
-	res, err := service.ResultOf(j, imgs, sub.Replayed)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeImages(w, r, res, j.ID)
+	s.answerSubmission(w, r, sub, pref)
 }
 
 // writeImages answers 201 with the images of a generation (and its job's id).

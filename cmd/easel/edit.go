@@ -11,7 +11,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -154,7 +153,7 @@ func edit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("the server answered an image id %q that is not an Easel id; nothing saved for it", img.ID)
 		}
 		name := img.ID + extensionOf(img.ContentType)
-		if err := saveEdit(ctx, g.server, img.URL, root, name); err != nil {
+		if err := download(ctx, g.server, img.URL, root, name); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s\t%s\tseed %d\tfrom %s\n", filepath.Join(g.out, name), img.URL, img.Seed, img.SourceImageID)
@@ -218,37 +217,4 @@ func postEdit(ctx context.Context, server, key string, fields map[string]string,
 		return nil, fmt.Errorf("unexpected answer from the server: %w", err)
 	}
 	return res.Images, nil
-}
-
-// saveEdit downloads a result into root (never outside it).
-func saveEdit(ctx context.Context, server, raw string, root *os.Root, name string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	if !u.IsAbs() {
-		base, _ := url.Parse(server)
-		u = base.ResolveReference(u)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("download %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("download %s: %s", u, resp.Status)
-	}
-	fh, err := root.Create(name)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(fh, resp.Body); err != nil {
-		fh.Close()
-		return fmt.Errorf("download %s: %w", u, err)
-	}
-	return fh.Close()
 }
