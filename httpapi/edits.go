@@ -55,16 +55,8 @@ type editBody struct {
 // MaxConcurrentEdits bodies are read and held at once) and bounds the body's size and
 // arrival time. The caller releases what it returns.
 func (s *Server) startEdit(w http.ResponseWriter, r *http.Request, async bool) (*service.Admission, *service.EditSlot, bool) {
-	p := principalOf(r)
-	admit := s.cfg.Service.Admit
-	if async {
-		admit = s.cfg.Service.AdmitJob
-	}
-	adm, err := admit(r.Context(), p, r.Header.Get("Idempotency-Key"))
-	if err != nil {
-		w.Header().Set("Connection", "close")
-		setRateHeaders(w, s.cfg.Service.RateStatus(p.UserID))
-		s.writeError(w, r, err)
+	adm, ok := s.admit(w, r, async)
+	if !ok {
 		return nil, nil, false
 	}
 	if r.ContentLength > s.cfg.MaxEditBodyBytes {
@@ -446,18 +438,7 @@ func (s *Server) openAIEdits(w http.ResponseWriter, r *http.Request) {
 		s.openAIBase64(w, r, res.Images)
 		return
 	}
-	data := make([]openAIImage, 0, len(res.Images))
-	for _, img := range res.Images {
-		v, err := s.imageView(r, img)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		data = append(data, openAIImage{URL: v.URL})
-	}
-	body := openAIAnswer(res.Images)
-	body["data"] = data
-	writeJSON(w, http.StatusOK, body)
+	s.openAIURLs(w, r, res.Images)
 }
 
 // fromOpenAIEdit maps an OpenAI edit onto Easel's: inpaint with a mask or a

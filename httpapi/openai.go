@@ -83,18 +83,7 @@ func (s *Server) openAIGenerations(w http.ResponseWriter, r *http.Request) {
 	case format == "b64_json":
 		s.openAIBase64(w, r, res.Images)
 	default:
-		data := make([]openAIImage, 0, len(res.Images))
-		for _, img := range res.Images {
-			v, err := s.imageView(r, img)
-			if err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			data = append(data, openAIImage{URL: v.URL})
-		}
-		body := openAIAnswer(res.Images)
-		body["data"] = data
-		writeJSON(w, http.StatusOK, body)
+		s.openAIURLs(w, r, res.Images)
 	}
 }
 
@@ -338,4 +327,21 @@ func parseSize(s string) (int, int, bool) {
 	w, err1 := strconv.Atoi(a)
 	h, err2 := strconv.Atoi(b)
 	return w, h, err1 == nil && err2 == nil && w > 0 && h > 0 && w <= 8192 && h <= 8192
+}
+
+// openAIURLs answers OpenAI's url format: each image by its URL (signed when images are
+// private).
+func (s *Server) openAIURLs(w http.ResponseWriter, r *http.Request, images []*easel.Image) {
+	data := make([]openAIImage, 0, len(images))
+	for _, img := range images {
+		v, err := s.imageView(r, img)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		data = append(data, openAIImage{URL: v.URL})
+	}
+	body := openAIAnswer(images)
+	body["data"] = data
+	writeJSON(w, http.StatusOK, body)
 }

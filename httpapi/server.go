@@ -206,6 +206,25 @@ func (s *Server) auth(next func(http.ResponseWriter, *http.Request)) http.Handle
 	})
 }
 
+// admit admits a request that will create a job (per-user rate, concurrency or queue,
+// and the Idempotency-Key) before its body is read. Refused, it has answered (with the
+// connection closed rather than the body read and waited for) and returns ok false.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, async bool) (*service.Admission, bool) {
+	p := principalOf(r)
+	admit := s.cfg.Service.Admit
+	if async {
+		admit = s.cfg.Service.AdmitJob
+	}
+	adm, err := admit(r.Context(), p, r.Header.Get("Idempotency-Key"))
+	if err != nil {
+		w.Header().Set("Connection", "close")
+		setRateHeaders(w, s.cfg.Service.RateStatus(p.UserID))
+		s.writeError(w, r, err)
+		return nil, false
+	}
+	return adm, true
+}
+
 // startGenerate runs what comes before a generation, cheapest first, so that no
 // caller can hold an instance slot for free: the caller's limits (Admit: rate and
 // concurrency, or none for an idempotent replay; AdmitJob, the rate only, for a job to
@@ -214,18 +233,8 @@ func (s *Server) auth(next func(http.ResponseWriter, *http.Request)) http.Handle
 // On failure it has answered and returns ok false; otherwise the caller submits the
 // generation and then calls done.
 func (s *Server) startGenerate(w http.ResponseWriter, r *http.Request, v any, async bool) (adm *service.Admission, done func(), ok bool) {
-	p := principalOf(r)
-	admit := s.cfg.Service.Admit
-	if async {
-		admit = s.cfg.Service.AdmitJob
-	}
-	adm, err := admit(r.Context(), p, r.Header.Get("Idempotency-Key"))
-	if err != nil {
-		// Refused before its body was read: close the connection rather than let the
-		// server read (and wait for) the body before it answers.
-		w.Header().Set("Connection", "close")
-		setRateHeaders(w, s.cfg.Service.RateStatus(p.UserID))
-		s.writeError(w, r, err)
+	adm, ok = s.admit(w, r, async)
+	if !ok {
 		return nil, nil, false
 	}
 	if err := s.decodeJSONWithin(w, r, v, s.cfg.BodyTimeout); err != nil {
