@@ -3,6 +3,8 @@ package httpapi
 import (
 	"crypto/subtle"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/easelhq/easel"
@@ -118,12 +120,12 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	id, err := s.cfg.SSO.Provider.Finish(w, r)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuseSignIn(w, r, err)
 		return
 	}
 	user, created, err := s.cfg.Service.UserForIdentity(r.Context(), service.Identity{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email})
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuseSignIn(w, r, err)
 		return
 	}
 	if created {
@@ -146,6 +148,22 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setSessionCookie(w, sid, int(lifetime/time.Second))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// refuseSignIn answers a sign-in that failed. A browser (it asks for HTML) goes back
+// to the page, which shows the reason on its sign-in card (#signin_error=...); any
+// other client gets the JSON error. Either way the status and the reason are the
+// public ones of writeError, and the request log records the error.
+func (s *Server) refuseSignIn(w http.ResponseWriter, r *http.Request, err error) {
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		s.writeError(w, r, err)
+		return
+	}
+	if rec := recorderOf(r); rec != nil {
+		rec.err = err
+	}
+	frag := url.Values{"signin_error": {easel.ErrorMessage(err)}}
+	http.Redirect(w, r, "/#"+frag.Encode(), http.StatusSeeOther)
 }
 
 type ssoJSON struct {

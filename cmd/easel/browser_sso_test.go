@@ -107,4 +107,19 @@ func TestBrowserSignIn(t *testing.T) {
 		}
 		p.checkConsole()
 	})
+
+	step("a refused sign-in shows its reason", func(t *testing.T) {
+		// Where the server's /auth/callback sends a browser it refused (TestSSOSessionAndKeys).
+		// Once as a new page load (the redirect), once as a change of the open page's
+		// fragment (the page has shown its sign-in card).
+		p.do(chromedp.Navigate("about:blank"))
+		for range 2 {
+			p.do(chromedp.Navigate(base+"/#signin_error=Your+e-mail+domain+is+not+allowed."), chromedp.WaitVisible(signInButton))
+			p.waitJS(`document.getElementById("signin-error").textContent === "Sign-in refused: Your e-mail domain is not allowed."`)
+			if got := evalJS[string](p, `location.hash`); got != "" {
+				t.Errorf("the reason stays in the address bar: %q", got)
+			}
+			evalJS[string](p, `document.getElementById("signin-error").textContent = ""`)
+		}
+	})
 }

@@ -305,6 +305,18 @@ func TestSSOSessionAndKeys(t *testing.T) {
 		if res.StatusCode != 400 {
 			t.Errorf("callback with no flow cookie = %d, want 400", res.StatusCode)
 		}
+		// A browser goes back to the page, which shows the reason on its sign-in card.
+		req.Header.Set("Accept", "text/html,application/xhtml+xml")
+		b4.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		res, err = b4.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		loc, _ := url.Parse(res.Header.Get("Location"))
+		if res.StatusCode != http.StatusSeeOther || loc == nil || loc.Path != "/" || !strings.HasPrefix(loc.Fragment, "signin_error=") {
+			t.Errorf("a browser's refused callback = %d Location %q, want 303 to /#signin_error=...", res.StatusCode, res.Header.Get("Location"))
+		}
 	})
 
 	t.Run("NothingSecretLogged", func(t *testing.T) {

@@ -2,7 +2,7 @@
 // Plain ES modules, no framework and no build step; the Go binary embeds them.
 
 import { ApiError, Client } from "./api.js";
-import { clearKey, loadKey, saveKey, takeKeyFromFragment } from "./auth.js";
+import { clearKey, loadKey, saveKey, takeKeyFromFragment, takeSignInErrorFromFragment } from "./auth.js";
 import { Detail } from "./detail.js";
 import { EditPanel } from "./edit.js";
 import { GenerateForm } from "./form.js";
@@ -98,17 +98,20 @@ class App {
     // Opening the printed link in a tab that shows the page already only changes the fragment.
     window.addEventListener("hashchange", () => {
       const key = takeKeyFromFragment();
+      const refused = takeSignInErrorFromFragment();
       if (key) this.signIn(key);
+      else if (refused && !this.client) this.showSignIn(`Sign-in refused: ${refused}`);
     });
     const fromURL = takeKeyFromFragment();
     if (fromURL) saveKey(fromURL);
+    const refused = takeSignInErrorFromFragment();
     // A key in the link wins; then a single sign-on session; then a saved key.
     loadSession().then((s) => {
       this.sso = s?.sso || null;
       const key = fromURL || (s?.user ? "" : loadKey());
       if (key) this.signIn(key);
       else if (s?.user) this.signIn("", s);
-      else this.showSignIn("");
+      else this.showSignIn(refused ? `Sign-in refused: ${refused}` : "");
     });
   }
 

@@ -6,16 +6,26 @@ const STORAGE_KEY = "easel.apiKey";
 
 /** Returns the key from the fragment, if any, after removing it from the URL. */
 export function takeKeyFromFragment() {
+  return takeFromFragment("key").trim();
+}
+
+/** Returns why a single sign-on was refused (#signin_error=..., set by the server's
+ * /auth/callback), if so, after removing it from the URL. */
+export function takeSignInErrorFromFragment() {
+  return takeFromFragment("signin_error");
+}
+
+function takeFromFragment(name) {
   const hash = window.location.hash.replace(/^#/, "");
   if (!hash) return "";
   const params = new URLSearchParams(hash);
-  const key = (params.get("key") || "").trim();
-  if (!params.has("key")) return "";
-  params.delete("key");
+  if (!params.has(name)) return "";
+  const value = params.get(name) || "";
+  params.delete(name);
   const rest = params.toString();
   const url = window.location.pathname + window.location.search + (rest ? `#${rest}` : "");
   history.replaceState(history.state, "", url);
-  return key;
+  return value;
 }
 
 export function loadKey() {
