@@ -390,6 +390,9 @@ func announce(ctx context.Context, c *serveConfig, cat *catalog, listenURL strin
 	}
 	fmt.Fprintf(stdout, "  catalog: %s\n  images:  %s\n", catalogPlace(c.stores.catalogURL()), blobPlace(c.stores.blobURL()))
 	fmt.Fprintf(stdout, "Stop it with Ctrl-C. Make API keys in this catalog with: easel keys create --user NAME%s\n", c.stores.sameCatalogFlags())
+	if c.sso.issuer != "" {
+		fmt.Fprintf(stdout, "Single sign-on: people sign in at %s/ through %s (its redirect URL: %s/auth/callback).\n", site, c.sso.issuer, site)
+	}
 	if !c.bootstrap || c.production() {
 		fmt.Fprintf(stdout, "Sign in at %s/ with an API key.\n", site)
 		return nil

@@ -139,6 +139,9 @@ func TestSSOSessionAndKeys(t *testing.T) {
 	srv := startServerOn(t, t.TempDir(), oidcFlags(m, "--log-level", "debug", "--oidc-allowed-domains", "example.com", "--max-user-keys", "2")...)
 	api := &apiClient{t: t, base: srv.url}
 	b := newSSOBrowser(t, srv.url)
+	if want := "Single sign-on: people sign in at " + srv.url + "/ through " + m.Issuer() + " (its redirect URL: " + srv.url + "/auth/callback)."; !strings.Contains(srv.out.String(), want) {
+		t.Errorf("serve's start message does not say %q:\n%s", want, srv.out.String())
+	}
 
 	// Signed out, the page learns how to sign in.
 	st, sess := b.call("GET", "/v1/session", nil)
