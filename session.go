@@ -14,6 +14,13 @@ type Session struct {
 	ExpiresAt time.Time // kept to the millisecond
 }
 
+// Identity is who an identity provider (single sign-on) says signed in.
+type Identity struct {
+	Issuer  string
+	Subject string
+	Email   string // a verified e-mail address, when the provider gave one
+}
+
 // SessionCatalog keeps sessions. A session whose ExpiresAt has passed (by the
 // backend's clock) is absent for every method; backends delete it some time later.
 type SessionCatalog interface {

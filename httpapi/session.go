@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/easelhq/easel"
-	"github.com/easelhq/easel/oidcauth"
 	"github.com/easelhq/easel/service"
 )
 
@@ -29,10 +28,21 @@ const CSRFHeader = "X-CSRF-Token"
 // DefaultSessionLifetime is how long a sign-in lasts (12 h).
 const DefaultSessionLifetime = 12 * time.Hour
 
+// SignInProvider is the identity provider's side of single sign-on (oidcauth.Provider).
+type SignInProvider interface {
+	Issuer() string // the issuer URL
+	Name() string   // what the page's sign-in button calls it
+	Secure() bool   // the site is https: cookies are Secure
+	// Begin sends the browser to the provider.
+	Begin(w http.ResponseWriter, r *http.Request)
+	// Finish checks the provider's answer at the callback and says who signed in.
+	Finish(w http.ResponseWriter, r *http.Request) (*easel.Identity, error)
+}
+
 // SSOConfig configures single sign-on.
 type SSOConfig struct {
 	// Provider signs people in; nil: no single sign-on (API keys only).
-	Provider *oidcauth.Provider
+	Provider SignInProvider
 	// SessionLifetime bounds a session; 0: DefaultSessionLifetime.
 	SessionLifetime time.Duration
 	// MaxUserKeys bounds a user's unrevoked keys made with POST /v1/keys; 0:
@@ -123,7 +133,7 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		s.refuseSignIn(w, r, err)
 		return
 	}
-	user, created, err := s.cfg.Service.UserForIdentity(r.Context(), service.Identity{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email})
+	user, created, err := s.cfg.Service.UserForIdentity(r.Context(), *id)
 	if err != nil {
 		s.refuseSignIn(w, r, err)
 		return

@@ -58,11 +58,7 @@ type Config struct {
 }
 
 // Identity is who signed in.
-type Identity struct {
-	Issuer  string
-	Subject string
-	Email   string // verified e-mail address, when the provider gave one
-}
+type Identity = easel.Identity
 
 // Provider is a configured OpenID Connect relying party.
 type Provider struct {

@@ -31,11 +31,7 @@ const maxSessionLength = 128
 const identitySetting = "oidc-identity/"
 
 // Identity is who the identity provider says signed in.
-type Identity struct {
-	Issuer  string
-	Subject string
-	Email   string // when the provider gave a verified one
-}
+type Identity = easel.Identity
 
 // identityRecord is what the catalog keeps of a mapped identity.
 type identityRecord struct {
