@@ -14,8 +14,6 @@ package eventbridgetest
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/easelhq/easel/internal/awsjson"
 	"github.com/easelhq/easel/internal/sigv4"
 )
 
@@ -285,10 +284,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.events = append(h.events, accepted...)
 	h.mu.Unlock()
 	b, _ := json.Marshal(map[string]any{"FailedEntryCount": failed, "Entries": out})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.Header().Set("X-Amzn-Requestid", newID())
-	_, _ = w.Write(b)
+	awsjson.Write(w, http.StatusOK, b)
 }
 
 // check validates one entry as EventBridge does, returning the event or the entry's
@@ -414,23 +410,9 @@ func deref(s *string) string {
 	return *s
 }
 
-// writeError answers with the AWS JSON 1.1 error shape.
-func writeError(w http.ResponseWriter, status int, typ, message string) {
-	b, _ := json.Marshal(map[string]string{"__type": typ, "message": message})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-Requestid", newID())
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func newID() string {
-	s := randomHex(16)
-	return s[:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
-}
+// The AWS JSON 1.1 answers, shared with the other JSON fakes.
+var (
+	writeError = awsjson.WriteError
+	randomHex  = awsjson.RandomHex
+	newID      = awsjson.NewID
+)

@@ -12,19 +12,17 @@ package secretstest
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/easelhq/easel/internal/awsjson"
 	"github.com/easelhq/easel/internal/sigv4"
 )
 
@@ -182,28 +180,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"ARN": sec.arn, "Name": sec.name, "VersionId": version, "SecretString": value,
 		"VersionStages": []string{"AWSCURRENT"}, "CreatedDate": float64(sec.created.UnixMilli()) / 1000,
 	})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-Requestid", newID())
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	_, _ = w.Write(b)
+	awsjson.Write(w, http.StatusOK, b)
 }
 
-func writeError(w http.ResponseWriter, status int, typ, message string) {
-	b, _ := json.Marshal(map[string]string{"__type": typ, "message": message})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-Requestid", newID())
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func newID() string {
-	s := randomHex(16)
-	return s[:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
-}
+// The AWS JSON 1.1 answers, shared with the other JSON fakes.
+var (
+	writeError = awsjson.WriteError
+	randomHex  = awsjson.RandomHex
+	newID      = awsjson.NewID
+)
