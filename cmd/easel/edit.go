@@ -30,21 +30,21 @@ The prompt's words may be quoted or not.`
 
 // editFlags are the edit client's settings.
 type editFlags struct {
-	server, key, model, out, op, image, mask, style string
-	negative, search, selectPrompt, aspect          string
-	preset, format                                  string
-	numbers                                         map[string]*string
-	n                                               int
-	seed                                            int64
-	timeout                                         time.Duration
+	clientFlags
+	model, out, op, image, mask, style     string
+	negative, search, selectPrompt, aspect string
+	preset, format                         string
+	numbers                                map[string]*string
+	n                                      int
+	seed                                   int64
+	timeout                                time.Duration
 }
 
 // flagName is the flag of an edit field: grow_mask → grow-mask.
 func flagName(field string) string { return strings.ReplaceAll(field, "_", "-") }
 
 func (g *editFlags) bind(f *envFlags) {
-	f.String(&g.server, "server", "EASEL_SERVER", "http://127.0.0.1:8080", "Easel server URL")
-	f.String(&g.key, "key", "EASEL_KEY", "", "API key (required)")
+	g.clientFlags.bind(f)
 	f.String(&g.model, "model", "EASEL_CLIENT_MODEL", "", "model id (default: the first that performs the operation)")
 	f.String(&g.op, "op", "EASEL_CLIENT_OP", "", "the operation (required): "+strings.Join(easel.Operations(), ", "))
 	f.String(&g.image, "image", "EASEL_CLIENT_IMAGE", "", "the image to edit: one of your image ids, or a file (required)")

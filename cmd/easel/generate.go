@@ -24,16 +24,16 @@ ends them (for a prompt that starts with "-").`
 
 // generateFlags are the client's settings.
 type generateFlags struct {
-	server, key, model, size, out, negative, aspect string
-	n                                               int
-	seed                                            int64
-	timeout                                         time.Duration
-	async                                           bool
+	clientFlags
+	model, size, out, negative, aspect string
+	n                                  int
+	seed                               int64
+	timeout                            time.Duration
+	async                              bool
 }
 
 func (g *generateFlags) bind(f *envFlags) {
-	f.String(&g.server, "server", "EASEL_SERVER", "http://127.0.0.1:8080", "Easel server URL")
-	f.String(&g.key, "key", "EASEL_KEY", "", "API key (required)")
+	g.clientFlags.bind(f)
 	f.String(&g.model, "model", "EASEL_CLIENT_MODEL", "", "model id (default: the server's default)")
 	f.String(&g.size, "size", "EASEL_CLIENT_SIZE", "", "image size WIDTHxHEIGHT, e.g. 1024x768")
 	f.String(&g.aspect, "aspect", "EASEL_CLIENT_ASPECT", "", "aspect ratio instead of a size, e.g. 16:9 (models with sizes make the nearest one)")
